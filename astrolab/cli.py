@@ -1,0 +1,172 @@
+"""The ``astrolab`` command: ``astrolab <command> [hydra overrides]``.
+
+Dispatches to the runs and imports nothing heavy before it knows the command, so ``astrolab --help``
+stays fast (no torch). User errors end in one line on stderr and a non-zero exit; set
+``ASTROLAB_DEBUG=1`` for the full traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+from astrolab import __version__
+from astrolab.config import COMMANDS, GROUPS, conf_dir, group_choices, unknown_choice_message
+
+DESCRIPTIONS = {
+    "train": "fit a model, test the best checkpoint, write metrics/checkpoints/predictions",
+    "evaluate": "test a trained model: astrolab evaluate ckpt_path=PATH [dataset.path=FILE]",
+}
+
+
+def available_commands() -> list[str]:
+    return [c for c in COMMANDS if (conf_dir() / f"{c}.yaml").exists() and c in JOBS]
+
+
+def help_text() -> str:
+    lines = [
+        f"astrolab {__version__} — train, evaluate and tune neural networks on astronomical catalogs",
+        "",
+        "usage: astrolab <command> [key=value ...] [-m] [--help] [--cfg job]",
+        "",
+        "commands:",
+    ]
+    for c in available_commands():
+        lines.append(f"  {c:<10} {DESCRIPTIONS.get(c, '')}")
+    lines += ["", "config groups (pick with group=choice):"]
+    for g in GROUPS:
+        choices = group_choices(g)
+        if choices:
+            lines.append(f"  {g:<11} {', '.join(choices)}")
+    lines += [
+        "",
+        "examples:",
+        "  astrolab train model=gat dataset=gaia",
+        "  astrolab train model=gat dataset=gaia dataset.path=my_query.fits trainer.max_epochs=50",
+        "  astrolab train -m model=gcn,gat,sage seed=1,2,3",
+        "  astrolab evaluate ckpt_path=outputs/train/.../checkpoints/best.ckpt",
+        "",
+        "Any config value can be overridden (Hydra syntax); `astrolab <command> --help` shows the full config.",
+        "ASTROLAB_DEBUG=1 shows full tracebacks.",
+    ]
+    return "\n".join(lines)
+
+
+_GROUP_ARG = re.compile(r"^[+~]?(?P<group>[a-z_]+)=(?P<value>[^=]*)$")
+
+
+def validate_choices(args: list[str]) -> None:
+    """Catch ``model=gatt`` before Hydra does, with a one-line message listing the choices."""
+    from astrolab.errors import ConfigError
+
+    for arg in args:
+        m = _GROUP_ARG.match(arg)
+        if not m or m.group("group") not in GROUPS:
+            continue
+        value = m.group("value")
+        if value in ("null", "") or "(" in value or value.startswith("~"):
+            continue
+        for v in value.split(","):
+            if v and v not in group_choices(m.group("group")):
+                raise ConfigError(unknown_choice_message(m.group("group"), v))
+
+
+#: user errors raised inside Hydra jobs, reported by main() after Hydra returns (Hydra would
+#: otherwise print its own "Error executing job" line, and a multirun would stop at the first failure)
+_JOB_ERRORS: list[BaseException] = []
+
+
+def _guarded(run):
+    from astrolab.errors import AstrolabError
+
+    try:
+        return run()
+    except AstrolabError as exc:
+        if os.environ.get("ASTROLAB_DEBUG", "") not in ("", "0"):
+            raise
+        _JOB_ERRORS.append(exc)
+        return None
+
+
+def _train_job(cfg):
+    from astrolab.training.run import train
+
+    return _guarded(lambda: train(cfg))
+
+
+def _evaluate_job(cfg):
+    from astrolab.training.run import evaluate
+
+    return _guarded(lambda: evaluate(cfg))
+
+
+JOBS = {"train": _train_job, "evaluate": _evaluate_job}
+
+
+def run_hydra(command: str, args: list[str]) -> None:
+    import hydra
+
+    from astrolab.utils.instantiate import whitelist
+    from astrolab.utils.runs import register_resolvers
+
+    register_resolvers()
+    sys.argv = [f"astrolab {command}", *args]
+    hydra.main(config_path=str(conf_dir()), config_name=command,
+               execution_whitelist=list(whitelist()))(JOBS[command])()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return " ".join(lines[:3]) if len(" ".join(lines[:3])) < 400 else lines[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        sys.stdout.write(help_text() + "\n")
+        return 0
+    if args[0] in ("-V", "--version"):
+        sys.stdout.write(f"astrolab {__version__}\n")
+        return 0
+    command, rest = args[0], args[1:]
+    debug = os.environ.get("ASTROLAB_DEBUG", "") not in ("", "0")
+    if command not in JOBS:
+        sys.stderr.write(f"astrolab: unknown command '{command}'; choose one of: "
+                         f"{', '.join(available_commands())} (astrolab --help)\n")
+        return 2
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises; astrolab formats the message
+    from astrolab.errors import AstrolabError
+
+    try:
+        validate_choices(rest)
+        run_hydra(command, rest)
+        if _JOB_ERRORS:
+            if len(_JOB_ERRORS) > 1:
+                sys.stderr.write(f"astrolab: {len(_JOB_ERRORS)} jobs failed; the others finished\n")
+            raise _JOB_ERRORS[0]
+    except AstrolabError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"astrolab: error: {_one_line(exc)}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("astrolab: interrupted; finished checkpoints and results were kept\n")
+        return 130
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except Exception as exc:  # noqa: BLE001 - the CLI boundary
+        if debug:
+            raise
+        from hydra.errors import HydraException
+        from omegaconf.errors import OmegaConfBaseException
+
+        kind = "config error" if isinstance(exc, (HydraException, OmegaConfBaseException)) else type(exc).__name__
+        sys.stderr.write(f"astrolab: {kind}: {_one_line(exc)} (ASTROLAB_DEBUG=1 for the traceback)\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

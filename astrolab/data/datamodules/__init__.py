@@ -1,0 +1,6 @@
+"""Lightning data modules. Every batch is one nested ``TensorDict``."""
+
+from astrolab.data.datamodules.gaia import GaiaDataModule
+from astrolab.data.datamodules.node import NodeGraphDataModule
+
+__all__ = ["GaiaDataModule", "NodeGraphDataModule"]

@@ -1,0 +1,261 @@
+"""Catalog reading: one reader for CSV, ECSV, FITS, VOTable and Parquet.
+
+:func:`read_catalog` turns a file into a :class:`Catalog`: numeric columns as a ``TensorDict`` whose batch
+size is the number of rows (integers stay ``int64`` so 64-bit ids such as Gaia ``source_id`` keep every
+digit; floating columns stay ``float64`` until features are built), text columns as numpy string arrays,
+and the original column names, units and descriptions. Masked values become NaN (floats) and are
+reported. Duplicate column names (common in VizieR/VOTable exports and hand-made CSVs) are renamed the way
+astropy does it (``name_2``) and logged. Every survey schema and every embedded sample goes through
+this reader, so a user's file and the generated default take the same path.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from astrolab.errors import CatalogNotFoundError, DataError
+
+log = logging.getLogger(__name__)
+
+#: file suffix -> astropy format name
+FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".txt": "ascii",
+    ".dat": "ascii",
+    ".ecsv": "ascii.ecsv",
+    ".fits": "fits",
+    ".fit": "fits",
+    ".fts": "fits",
+    ".vot": "votable",
+    ".votable": "votable",
+    ".xml": "votable",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+#: above this size reading shows a progress indicator
+LARGE_FILE_BYTES = 50 * 1024**2
+
+
+def catalog_format(path: str | os.PathLike) -> str:
+    """The astropy format name for ``path`` from its suffix (``.gz`` is looked through)."""
+    name = Path(path).name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    suffix = Path(name).suffix
+    if suffix not in FORMATS:
+        raise DataError(
+            f"cannot read '{path}': unknown catalog format '{suffix}'; use one of "
+            f"{', '.join(sorted(set(FORMATS)))}"
+        )
+    return FORMATS[suffix]
+
+
+def file_checksum(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes (cache keys, provenance in summaries)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class Catalog:
+    """A table read from disk.
+
+    Attributes:
+        data: numeric columns, ``TensorDict`` with ``batch_size=[n_rows]``.
+        strings: text columns as numpy ``str`` arrays.
+        names: all column names in file order (after duplicate renaming).
+        units: unit string per column (``None`` when the file gives none).
+        path: the file read.
+        checksum: SHA-256 of the file.
+    """
+
+    data: Any
+    strings: dict[str, np.ndarray]
+    names: list[str]
+    units: dict[str, str | None]
+    path: Path
+    checksum: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.data.batch_size[0]) if self.data.batch_size else 0
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.strings or name in self.data.keys()
+
+    def column(self, name: str) -> np.ndarray:
+        """One column as a numpy array (text or numeric)."""
+        if name in self.strings:
+            return self.strings[name]
+        if name in self.data.keys():
+            return self.data[name].numpy()
+        raise KeyError(name)
+
+
+def _dedupe(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        if n in seen:
+            seen[n] += 1
+            new = f"{n}_{seen[n]}"
+            while new in seen:
+                seen[n] += 1
+                new = f"{n}_{seen[n]}"
+            log.warning("duplicate column name '%s' renamed to '%s'", n, new)
+            out.append(new)
+            seen[new] = 1
+        else:
+            seen[n] = 1
+            out.append(n)
+    return out
+
+
+def _read_csv_header(path: Path, delimiter: str) -> list[str]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", newline="") as fh:
+        for row in csv.reader(fh, delimiter=delimiter):
+            if row and not row[0].startswith("#"):
+                return [c.strip() for c in row]
+    return []
+
+
+def _read_table(path: Path, fmt: str):
+    from astropy.table import Table
+
+    if fmt in ("csv", "tsv"):
+        delimiter = "," if fmt == "csv" else "\t"
+        header = _read_csv_header(path, delimiter)
+        if len(set(header)) != len(header):
+            names = _dedupe(header)
+            return Table.read(
+                path, format="ascii.basic", delimiter=delimiter, names=names, data_start=1,
+                fast_reader=True, guess=False,
+            )
+        return Table.read(path, format="ascii.csv" if fmt == "csv" else "ascii.tab", fast_reader=True)
+    if fmt == "votable":
+        import warnings
+
+        from astropy.io.votable.exceptions import VOWarning
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", VOWarning)
+            table = Table.read(path, format="votable")
+        for w in caught:
+            log.debug("VOTable: %s", w.message)
+        return table
+    if fmt == "fits":
+        return Table.read(path, format="fits", character_as_bytes=False)
+    return Table.read(path, format=fmt)
+
+
+def read_catalog(path: str | os.PathLike, progress: bool | None = None) -> Catalog:
+    """Read a catalog file into a :class:`Catalog`.
+
+    Args:
+        path: CSV/TSV, ECSV, FITS, VOTable or Parquet file (``.gz`` allowed for text formats).
+        progress: show a progress indicator; default: only for files larger than 50 MB.
+
+    Raises:
+        CatalogNotFoundError: the file does not exist.
+        DataError: unknown format or unreadable file.
+    """
+    import torch
+    from tensordict import TensorDict
+
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise CatalogNotFoundError(f"catalog file not found: '{path}'; check dataset.path=")
+    if path.is_dir():
+        raise DataError(f"'{path}' is a folder; dataset.path= must name one catalog file")
+    fmt = catalog_format(path)
+    size = path.stat().st_size
+    show = progress if progress is not None else size > LARGE_FILE_BYTES
+    try:
+        if show:
+            from rich.console import Console
+
+            with Console(stderr=True).status(f"Reading {path.name} ({size / 1024**2:.0f} MB)"):
+                table = _read_table(path, fmt)
+        else:
+            table = _read_table(path, fmt)
+    except (OSError, ValueError, TypeError, IndexError) as exc:
+        raise DataError(f"could not read '{path}' as {fmt}: {exc}") from exc
+
+    names = list(table.colnames)
+    units: dict[str, str | None] = {}
+    numeric: dict[str, torch.Tensor] = {}
+    strings: dict[str, np.ndarray] = {}
+    n_rows = len(table)
+    for name in names:
+        col = table[name]
+        unit = getattr(col, "unit", None)
+        units[name] = None if unit is None else str(unit)
+        if col.ndim > 1:
+            log.debug("skipping multidimensional column '%s'", name)
+            continue
+        mask = np.asarray(getattr(col, "mask", np.zeros(n_rows, bool)), dtype=bool)
+        values = np.asarray(col)
+        kind = values.dtype.kind
+        if kind in "US" or kind == "O":
+            arr = np.asarray(values.astype(str), dtype=str)
+            if mask.any():
+                arr = arr.copy()
+                arr[mask] = ""
+            strings[name] = arr
+        elif kind == "b":
+            numeric[name] = torch.from_numpy(np.array(values, dtype=bool))
+        elif kind in "iu":
+            if mask.any():
+                if name.endswith("id") or "source_id" in name:
+                    raise DataError(f"column '{name}' has {mask.sum()} empty id values in '{path}'")
+                numeric[name] = torch.from_numpy(np.where(mask, np.nan, values.astype(np.float64)))
+            else:
+                numeric[name] = torch.from_numpy(np.array(values, dtype=np.int64))
+        elif kind == "f":
+            arr = np.array(values, dtype=np.float64)
+            if mask.any():
+                arr[mask] = np.nan
+            numeric[name] = torch.from_numpy(arr)
+        else:
+            log.debug("skipping column '%s' of dtype %s", name, values.dtype)
+    data = TensorDict(numeric, batch_size=[n_rows])
+    log.info("read %d rows, %d columns from %s", n_rows, len(names), path)
+    return Catalog(
+        data=data, strings=strings, names=names, units=units, path=path,
+        checksum=file_checksum(path), meta=dict(table.meta) if table.meta else {},
+    )
+
+
+def write_table(table, path: str | os.PathLike) -> Path:
+    """Write an astropy ``Table`` in the format named by ``path``'s suffix, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = catalog_format(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
+    kwargs: dict[str, Any] = {"overwrite": True}
+    if fmt == "votable":
+        kwargs["format"] = "votable"
+    elif fmt == "csv":
+        kwargs["format"] = "ascii.csv"
+    elif fmt == "tsv":
+        kwargs["format"] = "ascii.tab"
+    else:
+        kwargs["format"] = fmt
+    table.write(tmp, **kwargs)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,46 @@
+"""``AstroNodeGNN``: one prediction per node of a graph (stars in a kNN graph of a catalog)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from astrolab.models.components.graph_encoder import ModernGraphEncoder
+from astrolab.models.components.heads import create_output_head
+from astrolab.models.core import AstroBaseModel
+
+
+class AstroNodeGNN(AstroBaseModel):
+    """Graph encoder + per-node head.
+
+    Reads ``batch["nodes", "x"]`` and ``batch["edges", "index"]`` (``[E, 2]``, source → target) and
+    returns one output row per node.
+
+    Args:
+        conv_type: ``gcn``, ``gat``, ``sage``, ``gin``, or ``none`` (the no-graph MLP baseline).
+        hidden_dim, num_layers, heads, dropout, norm, residual: encoder architecture.
+        (see :class:`AstroBaseModel` for task, sizes and optimisation)
+    """
+
+    default_task = "node_classification"
+    supported_tasks = ("node_classification", "node_regression", "node_segmentation")
+    data_kinds = ("node_graph",)
+
+    def __init__(self, task: Any = None, num_features: int | None = None, num_classes: int | None = None,
+                 hidden_dim: int = 64, num_layers: int = 3, conv_type: str = "gat", heads: int = 4,
+                 dropout: float = 0.1, norm: str = "layer", residual: bool = True, **kwargs: Any) -> None:
+        super().__init__(task=task, num_features=num_features, num_classes=num_classes,
+                         hidden_dim=hidden_dim, num_layers=num_layers, conv_type=conv_type, heads=heads,
+                         dropout=dropout, norm=norm, residual=residual, **kwargs)
+
+    def configure_models(self) -> None:
+        hp = self.hparams
+        self.encoder = ModernGraphEncoder(self.num_features, hp.hidden_dim, hp.num_layers, hp.conv_type,
+                                          hp.heads, hp.dropout, hp.norm, hp.residual)
+        self.head = create_output_head(self.task, hp.hidden_dim, dropout=hp.dropout)
+
+    def forward(self, batch) -> Tensor:
+        x = batch["nodes", "x"]
+        edge_index = None if self.hparams.conv_type == "none" else batch["edges", "index"].t()
+        return self.head(self.encoder(x, edge_index))

@@ -1,0 +1,8 @@
+"""Tasks: what is predicted. A task owns the loss, the torchmetrics metrics, the head's output size,
+where the targets live in a batch, and the metric a run monitors (``monitor``/``mode``)."""
+
+from astrolab.tasks.base import Task
+from astrolab.tasks.classification import ClassificationTask, NodeClassification
+from astrolab.tasks.regression import NodeRegression, RegressionTask
+
+__all__ = ["Task", "ClassificationTask", "RegressionTask", "NodeClassification", "NodeRegression"]

@@ -1,0 +1,85 @@
+"""The task interface shared by every model family."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+
+class Task:
+    """What a model predicts and how it is scored.
+
+    Subclasses set the class attributes and implement :meth:`configure_losses`,
+    :meth:`configure_metrics` and :meth:`output_dim`. A model family asks its task for the head size,
+    the loss and the metrics, and for the (prediction, target) pair of a batch via :meth:`select`.
+
+    Class attributes:
+        name: the config name (``task=<name>``).
+        level: what one prediction is about: ``node``, ``graph``, ``object``, ``point``, ``sequence``.
+        kind: ``classification`` or ``regression``.
+        monitor / mode: the validation metric that checkpointing, early stopping and HPO follow.
+        target_key: where the targets are in a batch ``TensorDict``.
+        mask_key: where the per-split masks are (``{stage}`` is replaced), or ``None`` when a batch
+            already holds one split only.
+    """
+
+    name: ClassVar[str] = "task"
+    level: ClassVar[str] = "node"
+    kind: ClassVar[str] = "classification"
+    monitor: ClassVar[str] = "val/loss"
+    mode: ClassVar[str] = "min"
+    target_key: ClassVar[tuple[str, ...]] = ("nodes", "y")
+    mask_key: ClassVar[tuple[str, ...] | None] = ("nodes", "{stage}_mask")
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.options = kwargs
+
+    # -- interface -------------------------------------------------------------------------------
+    def output_dim(self) -> int:
+        raise NotImplementedError
+
+    def configure_losses(self) -> nn.Module:
+        raise NotImplementedError
+
+    def configure_metrics(self):
+        """A ``torchmetrics.MetricCollection`` without prefix (the model clones it per stage)."""
+        raise NotImplementedError
+
+    def predict(self, output: Tensor) -> dict[str, Tensor]:
+        """Turn raw model outputs into reportable predictions (labels, probabilities, values)."""
+        raise NotImplementedError
+
+    def loss_target(self, target: Tensor) -> Tensor:
+        """The target as the loss sees it (regression: standardised)."""
+        return target
+
+    def metric_output(self, output: Tensor) -> Tensor:
+        """The model output as the metrics see it (regression: back in physical units)."""
+        return output
+
+    # -- shared ----------------------------------------------------------------------------------
+    def select(self, batch, output: Tensor, stage: str) -> tuple[Tensor, Tensor]:
+        """The model outputs and targets that count for ``stage`` (train/val/test/predict)."""
+        target = batch.get(self.target_key)
+        if self.mask_key is None:
+            return output, target
+        key = tuple(k.format(stage=stage) for k in self.mask_key)
+        mask = batch.get(key)
+        return output[mask], target[mask]
+
+    def metric_names(self) -> list[str]:
+        return list(self.configure_metrics().keys())
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "level": self.level, "kind": self.kind, "monitor": self.monitor}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.options.items())})"
+
+
+def as_tensor(values, dtype=torch.float32) -> Tensor | None:
+    if values is None:
+        return None
+    return torch.as_tensor(values, dtype=dtype)

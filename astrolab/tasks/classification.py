@@ -1,0 +1,73 @@
+"""Classification tasks (cross-entropy, class weights, accuracy / macro-F1 / AUROC)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from astrolab.tasks.base import Task, as_tensor
+
+
+class ClassificationTask(Task):
+    """Multi-class classification.
+
+    Args:
+        num_classes: number of classes (filled in from the data module at build time).
+        class_names: names for reports (filled in from the data module).
+        class_weights: per-class loss weights (the data module computes inverse-frequency weights
+            from the training split when the config says ``class_weights: auto``).
+        label_smoothing: cross-entropy label smoothing.
+    """
+
+    kind = "classification"
+    monitor = "val/f1_macro"
+    mode = "max"
+
+    def __init__(
+        self,
+        num_classes: int = 2,
+        class_names: Sequence[str] | None = None,
+        class_weights: Sequence[float] | str | None = None,
+        label_smoothing: float = 0.0,
+    ) -> None:
+        if isinstance(class_weights, str):  # "auto"/"none" not resolved by a data module
+            class_weights = None
+        super().__init__(num_classes=num_classes, class_weights=class_weights,
+                         label_smoothing=label_smoothing)
+        self.num_classes = int(num_classes)
+        self.class_names = list(class_names) if class_names is not None else [
+            str(i) for i in range(self.num_classes)]
+        self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
+        self.label_smoothing = float(label_smoothing)
+
+    def output_dim(self) -> int:
+        return self.num_classes
+
+    def configure_losses(self) -> nn.Module:
+        return nn.CrossEntropyLoss(weight=as_tensor(self.class_weights),
+                                   label_smoothing=self.label_smoothing)
+
+    def configure_metrics(self):
+        from torchmetrics import MetricCollection
+        from torchmetrics.classification import MulticlassAccuracy, MulticlassAUROC, MulticlassF1Score
+
+        n = self.num_classes
+        return MetricCollection({
+            "acc": MulticlassAccuracy(num_classes=n, average="micro"),
+            "f1_macro": MulticlassF1Score(num_classes=n, average="macro"),
+            "auroc": MulticlassAUROC(num_classes=n, average="macro"),
+        })
+
+    def predict(self, output: Tensor) -> dict[str, Tensor]:
+        prob = torch.softmax(output.float(), dim=-1)
+        return {"label": prob.argmax(-1), "prob": prob}
+
+
+class NodeClassification(ClassificationTask):
+    """One class per node of a graph (e.g. cluster membership of each star)."""
+
+    name: ClassVar[str] = "node_classification"
+    level = "node"

@@ -1,0 +1,103 @@
+"""Build data module, task, model, callbacks, loggers and trainer from a composed config."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from astrolab.errors import ConfigError, IncompatibleError
+from astrolab.utils.instantiate import allow_targets, instantiate
+
+log = logging.getLogger(__name__)
+
+
+def _class(node: Any, what: str):
+    from hydra.utils import get_class
+
+    target = node.get("_target_") if node is not None else None
+    if not target:
+        raise ConfigError(f"the {what} config has no _target_")
+    try:
+        return get_class(target)
+    except Exception as exc:
+        raise ConfigError(f"cannot import {what} target '{target}': {exc}") from exc
+
+
+def check_compatible(cfg: DictConfig, choices: dict[str, str] | None = None) -> tuple[type, type, type]:
+    """Fail at start, in one line, when model, dataset and task cannot work together."""
+    choices = choices or {}
+    model_cls = _class(cfg.model, "model")
+    data_cls = _class(cfg.dataset, "dataset")
+    task_cls = _class(cfg.task, "task")
+    m, d, t = (choices.get("model", model_cls.__name__), choices.get("dataset", data_cls.__name__),
+               choices.get("task", task_cls.__name__))
+    data_kind = getattr(data_cls, "data_kind", None)
+    kinds = getattr(model_cls, "data_kinds", ())
+    if kinds and data_kind not in kinds:
+        from astrolab.config import conf_dir, group_choices
+
+        ok = []
+        for name in group_choices("dataset"):
+            try:
+                node = OmegaConf.load(conf_dir() / "dataset" / f"{name}.yaml")
+                if getattr(_class(node, "dataset"), "data_kind", None) in kinds:
+                    ok.append(name)
+            except Exception:
+                continue
+        raise IncompatibleError(f"model={m} cannot read dataset={d} ({data_kind} data); "
+                                f"datasets for model={m}: {', '.join(ok) or 'none'}")
+    supported = getattr(model_cls, "supported_tasks", ())
+    if supported and task_cls.name not in supported:
+        raise IncompatibleError(f"model={m} cannot do task={t}; tasks for model={m}: {', '.join(supported)}")
+    return model_cls, data_cls, task_cls
+
+
+def build_datamodule(cfg: DictConfig, task_cls: type, **overrides: Any):
+    return instantiate(cfg.dataset, task_kind=task_cls.kind, **overrides)
+
+
+def build_task(cfg: DictConfig, dm, fixed_kwargs: dict[str, Any] | None = None):
+    kwargs = dict(fixed_kwargs) if fixed_kwargs is not None else dm.task_kwargs()
+    if fixed_kwargs is None and "class_weights" in kwargs:
+        mode = cfg.task.get("class_weights", "auto")
+        if mode in (None, "none", False):
+            kwargs["class_weights"] = None
+        elif mode != "auto":
+            kwargs.pop("class_weights")  # an explicit list in the config wins
+    return instantiate(cfg.task, **kwargs)
+
+
+def build_model(cfg: DictConfig, task, num_features: int):
+    return instantiate(cfg.model, task=task, num_features=num_features)
+
+
+def build_callbacks(cfg: DictConfig, model) -> list:
+    callbacks = []
+    for name, node in (cfg.get("callbacks") or {}).items():
+        if node is None or "_target_" not in node:
+            continue
+        kwargs = {}
+        if "monitor" in node and node.monitor is None:
+            kwargs["monitor"] = model.monitor
+            if "mode" in node:
+                kwargs["mode"] = model.mode
+        callbacks.append(instantiate(node, **kwargs))
+    return callbacks
+
+
+def build_loggers(cfg: DictConfig) -> list:
+    loggers = []
+    for name, node in (cfg.get("logger") or {}).items():
+        if node is not None and "_target_" in node:
+            loggers.append(instantiate(node))
+    return loggers
+
+
+def build_trainer(cfg: DictConfig, callbacks: list, loggers: list, **overrides: Any):
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **overrides)
+
+
+def prepare_config(cfg: DictConfig) -> None:
+    allow_targets(cfg.get("extra_targets") or [])

@@ -1,0 +1,1 @@
+"""Small shared utilities (instantiation under the execution whitelist, run directories, logging)."""
