@@ -69,6 +69,19 @@ class Task:
         mask = batch.get(key)
         return output[mask], target[mask]
 
+    def baseline_output(self, train_targets: Tensor, n: int) -> Tensor:
+        """Raw outputs of the trivial predictor for ``n`` objects (majority class / training mean)."""
+        raise NotImplementedError
+
+    def baseline_metrics(self, train_targets: Tensor, test_targets: Tensor) -> dict[str, float]:
+        """The task's test metrics for the trivial predictor, computed with the same metric objects."""
+        if len(test_targets) == 0 or len(train_targets) == 0:
+            return {}
+        metrics = self.configure_metrics()
+        out = self.baseline_output(train_targets, len(test_targets))
+        metrics.update(self.metric_output(out), test_targets)
+        return {k: float(v) for k, v in metrics.compute().items()}
+
     def metric_names(self) -> list[str]:
         return list(self.configure_metrics().keys())
 

@@ -61,6 +61,13 @@ class ClassificationTask(Task):
             "auroc": MulticlassAUROC(num_classes=n, average="macro"),
         })
 
+    def baseline_output(self, train_targets: Tensor, n: int) -> Tensor:
+        """Majority class of the training split, as confident logits (AUROC of a constant is 0.5)."""
+        counts = torch.bincount(train_targets.long().reshape(-1), minlength=self.num_classes)
+        logits = torch.full((n, self.num_classes), -10.0)
+        logits[:, int(counts.argmax())] = 10.0
+        return logits
+
     def predict(self, output: Tensor) -> dict[str, Tensor]:
         prob = torch.softmax(output.float(), dim=-1)
         return {"label": prob.argmax(-1), "prob": prob}

@@ -86,6 +86,11 @@ class RegressionTask(Task):
     def metric_output(self, output: Tensor) -> Tensor:
         return self.physical(output)
 
+    def baseline_output(self, train_targets: Tensor, n: int) -> Tensor:
+        """The training mean for every object (standardised units, like a model output)."""
+        mean = train_targets.float().reshape(-1).mean()
+        return self.standardise(mean).expand(n).clone()
+
     def predict(self, output: Tensor) -> dict[str, Tensor]:
         return {"value": self.physical(output.float().reshape(-1))}
 

@@ -59,35 +59,19 @@ def _scalar_metrics(results: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def write_predictions(path: Path, dm, model, task, split: str = "test") -> Path | None:
-    """Per-object predictions for one split: ids exact, true value, prediction (and probabilities)."""
-    import torch
-    from astropy.table import Table
-
+    """Per-object predictions of one split, as the data module lays them out (ids exact)."""
     from astrolab.data.io import write_table
 
-    graph = dm.graph
-    if graph is None:
-        return None
-    model.eval()
-    with torch.no_grad():
-        out = model(graph.to(model.device)).cpu()
-    nodes = graph["nodes"]
-    mask = nodes[f"{split}_mask"]
-    pred = task.predict(out[mask])
-    table = Table()
-    table["id"] = nodes["id"][mask].numpy().astype(np.int64)
-    table["row"] = nodes["row"][mask].numpy()
-    y = nodes["y"][mask]
-    if task.kind == "classification":
-        names = np.array(task.class_names)
-        table["true"] = names[y.numpy()]
-        table["predicted"] = names[pred["label"].numpy()]
-        for i, n in enumerate(task.class_names):
-            table[f"prob_{n}"] = pred["prob"][:, i].numpy().astype(np.float32)
-    else:
-        table["true"] = y.numpy()
-        table["predicted"] = pred["value"].numpy()
-    return write_table(table, path)
+    table = dm.predictions_table(model, task, split) if hasattr(dm, "predictions_table") else None
+    return write_table(table, path) if table is not None else None
+
+
+def baseline_metrics(dm, task) -> dict[str, float]:
+    """Test metrics of the trivial predictor (majority class / training mean), same metrics."""
+    if not hasattr(dm, "targets"):
+        return {}
+    return {f"baseline/{k.split('/', 1)[-1]}": v
+            for k, v in task.baseline_metrics(dm.targets("train"), dm.targets("test")).items()}
 
 
 def _choices(cfg: DictConfig) -> dict[str, str]:
@@ -129,7 +113,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     model.astrolab_meta = {
         "format": CHECKPOINT_FORMAT, "version": __version__, "config": resolved, "choices": choices,
         "preprocessing": dm.preprocessing(), "task_kwargs": saved_task_kwargs(dm, task),
-        "data_checksum": dm.meta["info"].get("checksum"),
+        "data_checksum": dm.describe().get("checksum"),
     }
     callbacks = build_callbacks(cfg, model)
     trainer = build_trainer(cfg, callbacks, build_loggers(cfg), default_root_dir=str(run_dir))
@@ -147,6 +131,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     results = trainer.test(model, datamodule=dm, verbose=False)
     t_test = time.perf_counter() - t0
     metrics = _scalar_metrics(results)
+    metrics.update(baseline_metrics(dm, task))
     if cfg.get("save_predictions", True):
         write_predictions(run_dir / "predictions_test.csv", dm, model, task)
     summary = {
@@ -162,9 +147,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "last_checkpoint": str((run_dir / "checkpoints" / "last.ckpt").resolve())
         if (run_dir / "checkpoints" / "last.ckpt").exists() else None,
         "epochs": int(trainer.current_epoch),
-        "data": {"n_nodes": int(dm.graph["nodes"].batch_size[0]),
-                 "n_edges": int(dm.graph["edges"].batch_size[0]), "features": dm.feature_names,
-                 "classes": dm.class_names, "cache": dm.meta.get("cache"), "source": dm.meta["info"].get("path")},
+        "data": dm.describe(),
         "seconds": {"data": round(t_data, 3), "fit": round(t_fit, 3), "test": round(t_test, 3),
                     "total": round(time.perf_counter() - t_start, 3)},
         "run_dir": str(run_dir.resolve()),
@@ -243,12 +226,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         train_cfg.dataset.cache_dir = str(cfg.dataset.cache_dir)
     _, _, task_cls = check_compatible(train_cfg, meta.get("choices"))
     t0 = time.perf_counter()
-    overrides.update(scaler=pre["scaler"], class_names=pre.get("class_names"),
-                     target_stats=pre.get("target_stats"), evaluate_all=evaluate_all)
+    overrides.update(fixed=pre, evaluate_all=evaluate_all)
     dm = build_datamodule(train_cfg, task_cls, **overrides)
     dm.prepare_data()
     dm.setup("test")
-    if evaluate_all and dm.meta["info"].get("checksum") == meta.get("data_checksum"):
+    if evaluate_all and dm.describe().get("checksum") == meta.get("data_checksum"):
         log.info("dataset.path is the training file: evaluating every labelled row, not only the test split")
     task = build_task(train_cfg, dm, fixed_kwargs=meta["task_kwargs"])
     model = build_model(train_cfg, task, dm.num_features)
@@ -270,6 +252,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                         enable_model_summary=False, **trainer_kwargs)
     t0 = time.perf_counter()
     metrics = _scalar_metrics(trainer.test(model, datamodule=dm, verbose=False))
+    if not evaluate_all:
+        metrics.update(baseline_metrics(dm, task))
     t_test = time.perf_counter() - t0
     if cfg.get("save_predictions", True):
         write_predictions(run_dir / "predictions_test.csv", dm, model, task)
@@ -282,8 +266,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "task": choices.get("task"),
         "metrics": metrics,
         "checkpoint": str(ckpt_path.resolve()),
-        "data": {"source": dm.meta["info"].get("path"), "evaluated_rows": "all labelled" if evaluate_all
-                 else "test split", "n_nodes": int(dm.graph["nodes"].batch_size[0])},
+        "data": {**dm.describe(), "evaluated": "all labelled rows" if evaluate_all else "test split"},
         "seconds": {"data": round(t_data, 3), "test": round(t_test, 3),
                     "total": round(time.perf_counter() - t_start, 3)},
         "run_dir": str(run_dir.resolve()),

@@ -63,8 +63,8 @@ class NodeGraphDataModule(L.LightningDataModule):
         task_kind: ``classification`` or ``regression`` (set by the run from the task config).
         cache_dir: where prepared graphs are cached (``None``: ``$ASTROLAB_CACHE`` or ``~/.cache/astrolab``).
         use_cache: read/write the cache.
-        scaler / class_names / target_stats: fixed preprocessing from a trained model (evaluation,
-            prediction); when given, nothing is refitted.
+        fixed: preprocessing saved with a trained model (:meth:`preprocessing`: scaler, class names,
+            target statistics) for evaluation and prediction; when given, nothing is refitted.
         evaluate_all: put every labelled row in the test split (evaluating a model on another file).
     """
 
@@ -74,8 +74,7 @@ class NodeGraphDataModule(L.LightningDataModule):
                  columns: dict[str, str | None] | None = None, graph: dict[str, Any] | None = None,
                  split: dict[str, Any] | None = None, class_weights: str = "auto",
                  task_kind: str = "classification", cache_dir: str | None = None, use_cache: bool = True,
-                 scaler: dict[str, list[float]] | None = None, class_names: list[str] | None = None,
-                 target_stats: dict[str, float] | None = None, evaluate_all: bool = False) -> None:
+                 fixed: dict[str, Any] | None = None, evaluate_all: bool = False) -> None:
         super().__init__()
         self.path = None if path in (None, "", "null") else str(path)
         self.target = target
@@ -86,9 +85,10 @@ class NodeGraphDataModule(L.LightningDataModule):
         self.task_kind = task_kind
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self.use_cache = use_cache
-        self.fixed_scaler = scaler
-        self.fixed_class_names = list(class_names) if class_names else None
-        self.fixed_target_stats = target_stats
+        fixed = dict(fixed or {})
+        self.fixed_scaler = fixed.get("scaler")
+        self.fixed_class_names = list(fixed["class_names"]) if fixed.get("class_names") else None
+        self.fixed_target_stats = fixed.get("target_stats")
         self.evaluate_all = evaluate_all
         self.graph: TensorDict | None = None
         self.timings: dict[str, float] = {}
@@ -248,6 +248,45 @@ class NodeGraphDataModule(L.LightningDataModule):
         if self.task_kind != "classification":
             out["target_stats"] = self.target_stats
         return out
+
+    def targets(self, split: str):
+        """Targets of one split (trivial baselines are computed from these)."""
+        nodes = self.graph["nodes"]
+        return nodes["y"][nodes[f"{split}_mask"]]
+
+    def describe(self) -> dict[str, Any]:
+        """What summary.json says about the data."""
+        return {"n_nodes": int(self.graph["nodes"].batch_size[0]),
+                "n_edges": int(self.graph["edges"].batch_size[0]), "features": self.feature_names,
+                "classes": self.class_names, "cache": self.meta.get("cache"),
+                "source": self.meta["info"].get("path"), "checksum": self.meta["info"].get("checksum"),
+                "split_sizes": {s: int(self.graph["nodes", f"{s}_mask"].sum()) for s in ("train", "val", "test")}}
+
+    def predictions_table(self, model, task, split: str = "test"):
+        """An astropy Table of per-node predictions for one split (ids exact)."""
+        import torch
+        from astropy.table import Table
+
+        model.eval()
+        with torch.no_grad():
+            out = model(self.graph.to(model.device)).cpu()
+        nodes = self.graph["nodes"]
+        mask = nodes[f"{split}_mask"]
+        pred = task.predict(out[mask])
+        table = Table()
+        table["id"] = nodes["id"][mask].numpy().astype(np.int64)
+        table["row"] = nodes["row"][mask].numpy()
+        y = nodes["y"][mask]
+        if task.kind == "classification":
+            names = np.array(task.class_names)
+            table["true"] = names[y.numpy()]
+            table["predicted"] = names[pred["label"].numpy()]
+            for i, n in enumerate(task.class_names):
+                table[f"prob_{n}"] = pred["prob"][:, i].numpy().astype(np.float32)
+        else:
+            table["true"] = y.numpy()
+            table["predicted"] = pred["value"].numpy()
+        return table
 
     # -- loaders -----------------------------------------------------------------------------------
     def _loader(self):
