@@ -17,11 +17,13 @@ from astrolab.config import COMMANDS, GROUPS, conf_dir, group_choices, unknown_c
 DESCRIPTIONS = {
     "train": "fit a model, test the best checkpoint, write metrics/checkpoints/predictions",
     "evaluate": "test a trained model: astrolab evaluate ckpt_path=PATH [dataset.path=FILE]",
+    "hpo": "tune a model with Optuna (pruning, recycled models, resumable): astrolab hpo hpo=gat",
+    "aggregate": "mean ± std of the test metrics of a multirun over seeds: astrolab aggregate DIR",
 }
 
 
 def available_commands() -> list[str]:
-    return [c for c in COMMANDS if (conf_dir() / f"{c}.yaml").exists() and c in JOBS]
+    return [c for c in COMMANDS if (conf_dir() / f"{c}.yaml").exists() and c in JOBS] + list(DIRECT)
 
 
 def help_text() -> str:
@@ -46,6 +48,9 @@ def help_text() -> str:
         "  astrolab train model=gat dataset=gaia dataset.path=my_query.fits trainer.max_epochs=50",
         "  astrolab train -m model=gcn,gat,sage seed=1,2,3",
         "  astrolab evaluate ckpt_path=outputs/train/.../checkpoints/best.ckpt",
+        "  astrolab hpo hpo=gat dataset=gaia hpo.n_trials=50",
+        "  astrolab train -m hpo=gat dataset=gaia",
+        "  astrolab aggregate outputs/multirun/2026-01-01/12-00-00-000000",
         "",
         "Any config value can be overridden (Hydra syntax); `astrolab <command> --help` shows the full config.",
         "ASTROLAB_DEBUG=1 shows full tracebacks.",
@@ -89,10 +94,35 @@ def _guarded(run):
         return None
 
 
+def _sweeper_value(summary):
+    """Under hydra-optuna-sweeper a train job returns its monitored validation metric (a float)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        if not HydraConfig.initialized() or "optuna" not in str(HydraConfig.get().sweeper.get("_target_", "")):
+            return summary
+        from hydra.types import RunMode
+
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            return summary
+    except Exception:  # pragma: no cover - defensive
+        return summary
+    if not summary:
+        return None  # recorded as FAIL by the sweeper; the error is reported at the end
+    best = (summary.get("monitor") or {}).get("best")
+    return float(best) if best is not None else float("nan")
+
+
 def _train_job(cfg):
     from astrolab.training.run import train
 
-    return _guarded(lambda: train(cfg))
+    return _sweeper_value(_guarded(lambda: train(cfg)))
+
+
+def _hpo_job(cfg):
+    from astrolab.training.api import hpo_from_hydra
+
+    return _guarded(lambda: hpo_from_hydra(cfg))
 
 
 def _evaluate_job(cfg):
@@ -101,7 +131,17 @@ def _evaluate_job(cfg):
     return _guarded(lambda: evaluate(cfg))
 
 
-JOBS = {"train": _train_job, "evaluate": _evaluate_job}
+JOBS = {"train": _train_job, "evaluate": _evaluate_job, "hpo": _hpo_job}
+
+
+def _aggregate_command(args: list[str]) -> None:
+    from astrolab.hpo.aggregate import aggregate_command
+
+    aggregate_command(args)
+
+
+#: commands that take plain arguments instead of Hydra overrides
+DIRECT = {"aggregate": _aggregate_command}
 
 
 def run_hydra(command: str, args: list[str]) -> None:
@@ -111,6 +151,9 @@ def run_hydra(command: str, args: list[str]) -> None:
     from astrolab.utils.runs import register_resolvers
 
     register_resolvers()
+    from astrolab.hpo.space import register_resolvers as register_hpo_resolvers
+
+    register_hpo_resolvers()
     sys.argv = [f"astrolab {command}", *args]
     hydra.main(config_path=str(conf_dir()), config_name=command,
                execution_whitelist=list(whitelist()))(JOBS[command])()
@@ -132,6 +175,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = args[0], args[1:]
     debug = os.environ.get("ASTROLAB_DEBUG", "") not in ("", "0")
+    if command in DIRECT:
+        from astrolab.errors import AstrolabError
+
+        try:
+            DIRECT[command](rest)
+        except AstrolabError as exc:
+            if debug:
+                raise
+            sys.stderr.write(f"astrolab: error: {_one_line(exc)}\n")
+            return exc.exit_code
+        return 0
     if command not in JOBS:
         sys.stderr.write(f"astrolab: unknown command '{command}'; choose one of: "
                          f"{', '.join(available_commands())} (astrolab --help)\n")

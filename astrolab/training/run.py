@@ -87,8 +87,9 @@ def _run_dir(cfg: DictConfig) -> Path:
     return run_dir
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
-    """Fit and test one configuration; returns the summary (also written to summary.json)."""
+def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
+    """Fit and test one configuration; returns the summary (also written to summary.json), or
+    ``(summary, model)`` with ``return_model=True`` (the Python API)."""
     import lightning as L
     import torch
 
@@ -157,7 +158,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     write_json(run_dir / "summary.json", summary)
     report(f"test metrics — model={summary['model']} dataset={summary['dataset']} task={summary['task']}",
            metrics, run_dir, {"best checkpoint": summary["best_checkpoint"]})
-    return summary
+    return (summary, model) if return_model else summary
 
 
 def saved_task_kwargs(dm, task) -> dict[str, Any]:

@@ -1,0 +1,110 @@
+"""Search spaces: the sweeper's ``params`` grammar → Optuna distributions, for both drivers.
+
+``conf/hpo/<name>.yaml`` writes a space as ``{config.path: "choice(32, 64)" | "int(interval(1, 4))" |
+"tag(log, interval(1e-4, 1e-2))" | "range(0, 1, 0.25)" | "interval(0, 0.5)"}``. The Hydra multirun path
+hands it to hydra-optuna-sweeper; the native runner parses it here with the sweeper's own parser
+(:func:`hydra_plugins.hydra_optuna_sweeper._impl.create_params_from_overrides`), so both drivers sample
+exactly the same distributions. Also owns the config resolvers the ``hpo`` group uses
+(``astrolab_direction``, ``astrolab_auto_space``) and the trial → override-string conversion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from astrolab.errors import ConfigError
+
+
+def parse_space(params: Mapping[str, Any] | None,
+                extra: list[str] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """``(distributions, fixed_overrides)`` from a ``params`` mapping plus optional override strings.
+
+    Sweeps (``choice``, ``range``, ``interval``) become Optuna distributions; plain values become fixed
+    overrides (``key=value``), as the sweeper does.
+    """
+    from hydra.errors import HydraException
+    from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
+
+    args = [f"{k}={v}" for k, v in (params or {}).items()] + list(extra or [])
+    try:
+        dists, fixed, fixed_overrides = create_params_from_overrides(args)
+    except (HydraException, ValueError, AssertionError, NotImplementedError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot parse the search space ({first}); write values as choice(..), "
+                          "range(..), interval(..), int(interval(..)) or tag(log, interval(..))") from exc
+    for name in fixed:
+        dists.pop(name, None)
+    return dists, [f"{k}={v}" for k, v in fixed.items()] + list(fixed_overrides)
+
+
+def suggest(trial: Any, distributions: Mapping[str, Any]) -> dict[str, Any]:
+    """Sample every distribution on ``trial`` through the public ``suggest_*`` API."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    out: dict[str, Any] = {}
+    for name, d in distributions.items():
+        if isinstance(d, FloatDistribution):
+            out[name] = trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
+        elif isinstance(d, IntDistribution):
+            out[name] = trial.suggest_int(name, d.low, d.high, step=d.step, log=d.log)
+        elif isinstance(d, CategoricalDistribution):
+            out[name] = trial.suggest_categorical(name, d.choices)
+        else:  # pragma: no cover - the sweeper grammar yields only these three
+            raise ConfigError(f"unsupported distribution for {name}: {d!r}")
+    return out
+
+
+def to_overrides(params: Mapping[str, Any]) -> list[str]:
+    """``{"model.hidden_dim": 64}`` → ``["model.hidden_dim=64"]`` (Hydra override grammar)."""
+    out = []
+    for k, v in params.items():
+        if v is None:
+            text = "null"
+        elif isinstance(v, bool):
+            text = str(v).lower()
+        elif isinstance(v, float):
+            text = repr(v)
+        else:
+            text = str(v)
+        out.append(f"{k}={text}")
+    return out
+
+
+def direction_for(task_target: str) -> str:
+    """``maximize``/``minimize`` from the task's monitor mode (``max``/``min``)."""
+    from hydra.utils import get_class
+
+    try:
+        mode = getattr(get_class(str(task_target)), "mode", "min")
+    except Exception as exc:
+        raise ConfigError(f"cannot import task '{task_target}' to read its monitor mode: {exc}") from exc
+    return "maximize" if mode == "max" else "minimize"
+
+
+def auto_space(model_target: str) -> dict[str, str]:
+    """The model class's own search space (``Model.search_space()`` classmethod) for ``hpo=auto``."""
+    from hydra.utils import get_class
+
+    try:
+        cls = get_class(str(model_target))
+    except Exception as exc:
+        raise ConfigError(f"cannot import model '{model_target}' for hpo=auto: {exc}") from exc
+    fn = getattr(cls, "search_space", None)
+    if not callable(fn):
+        raise ConfigError(f"{cls.__name__} defines no search_space(); pick a written space instead "
+                          "(hpo=gat, hpo=gcn, ...) or add ArchitectureSearchMixin to the model")
+    space = fn()
+    if not isinstance(space, Mapping) or not space:
+        raise ConfigError(f"{cls.__name__}.search_space() returned no parameters")
+    return {str(k): str(v) for k, v in space.items()}
+
+
+def register_resolvers() -> None:
+    """Resolvers the ``hpo`` config group uses (idempotent)."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("astrolab_direction"):
+        OmegaConf.register_resolver("astrolab_direction", direction_for)
+    if not OmegaConf.has_resolver("astrolab_auto_space"):
+        OmegaConf.register_resolver("astrolab_auto_space", auto_space)
