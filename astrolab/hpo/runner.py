@@ -64,7 +64,7 @@ def _hydra_context() -> Iterator[None]:
 
     from astrolab.config import conf_dir
 
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+    with initialize_config_dir(config_dir=str(conf_dir())):
         yield
 
 

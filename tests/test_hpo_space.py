@@ -1,0 +1,111 @@
+"""Search spaces: one grammar, parsed identically for the sweeper and the native runner."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from astrolab.config import conf_dir, group_choices
+
+EXISTING = ("gcn", "gat", "sage", "gin")
+FAMILIES = ("gcn", "gat", "sage", "gin", "graph_gnn", "pointnet", "cosmic_web_gnn", "temporal_gnn", "multimodal")
+
+
+def _compose_train(*overrides):
+    from hydra import compose, initialize_config_dir
+
+    from astrolab.hpo.space import register_resolvers
+    from astrolab.utils.runs import register_resolvers as run_resolvers
+
+    run_resolvers()
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(conf_dir())):
+        return compose("train", list(overrides), return_hydra_config=True)
+
+
+def test_every_family_has_a_space_file():
+    assert set(FAMILIES) <= set(group_choices("hpo"))
+    from astrolab.hpo.space import parse_space
+
+    for name in FAMILIES:
+        raw = OmegaConf.load(conf_dir() / "hpo" / f"{name}.yaml")
+        params = OmegaConf.to_container(raw.hpo.params) if "params" in raw.hpo else {}
+        if name in EXISTING:
+            continue  # composed below (node models share _node_gnn.yaml)
+        dists, fixed = parse_space(params)
+        assert "model.optimizer.lr" in dists and dists["model.optimizer.lr"].log, name
+        assert not fixed
+
+
+@pytest.mark.parametrize("name", EXISTING)
+def test_sweeper_and_native_runner_get_the_same_distributions(name):
+    from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    from astrolab.hpo.space import parse_space
+
+    cfg = _compose_train(f"hpo={name}", "paths.run_dir=x")
+    assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper")
+    assert cfg.hydra.sweeper.direction == "maximize"  # node classification monitors val/f1_macro
+    assert cfg.model.conv_type == name  # the space selects its model
+    # what the sweeper parses (its own code, its own params node) ...
+    sweeper_params = OmegaConf.to_container(cfg.hydra.sweeper.params, resolve=True)
+    sweeper_dists, _, _ = create_params_from_overrides([f"{k}={v}" for k, v in sweeper_params.items()])
+    # ... equals what the native runner parses from the hpo node
+    native_dists, fixed = parse_space(OmegaConf.to_container(cfg.hpo.params, resolve=True))
+    assert native_dists == sweeper_dists
+    assert not fixed
+    assert native_dists["model.optimizer.lr"] == FloatDistribution(1e-4, 3e-2, log=True)
+    assert native_dists["model.num_layers"] == IntDistribution(1, 4)
+    assert cfg.hydra.sweeper.sampler.seed == cfg.seed
+
+
+def test_direction_follows_the_task_monitor():
+    cfg = _compose_train("hpo=gcn", "task=node_regression", "dataset.target=radial_velocity", "paths.run_dir=x")
+    assert cfg.hydra.sweeper.direction == "minimize"
+    assert cfg.hpo.direction == "minimize"
+
+
+def test_grammar_variants_and_errors():
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    from astrolab.errors import ConfigError
+    from astrolab.hpo.space import parse_space, to_overrides
+
+    dists, fixed = parse_space({"a": "range(1, 7, 2)", "b": "interval(0.0, 0.5)", "c": "choice(x, y)",
+                                "d": "int(interval(2, 8))", "e": "3"})
+    assert dists["a"] == IntDistribution(1, 5, step=2)
+    assert dists["b"] == FloatDistribution(0.0, 0.5)
+    assert dists["c"] == CategoricalDistribution(["x", "y"])
+    assert dists["d"] == IntDistribution(2, 8)
+    assert fixed == ["e=3"]
+    assert to_overrides({"m.lr": 0.001, "m.norm": "layer", "m.res": True}) == ["m.lr=0.001", "m.norm=layer",
+                                                                           "m.res=true"]
+    with pytest.raises(ConfigError, match="search space"):
+        parse_space({"a": "choice(1,"})
+
+
+def test_auto_space_uses_the_model_classmethod():
+    from astrolab.errors import ConfigError
+    from astrolab.hpo.space import auto_space
+
+    class WithSpace:
+        @classmethod
+        def search_space(cls):
+            return {"model.hidden_dim": "choice(32,64,128)"}
+
+    import sys
+    import types
+
+    mod = types.ModuleType("astrolab_test_auto_space")
+    mod.WithSpace = WithSpace
+    sys.modules[mod.__name__] = mod
+    try:
+        assert auto_space("astrolab_test_auto_space.WithSpace") == {"model.hidden_dim": "choice(32,64,128)"}
+    finally:
+        del sys.modules[mod.__name__]
+    import astrolab.models as models
+
+    if not hasattr(models.AstroNodeGNN, "search_space"):
+        with pytest.raises(ConfigError, match="search_space"):
+            auto_space("astrolab.models.AstroNodeGNN")
