@@ -25,7 +25,9 @@ def test_train_multirun_through_the_optuna_sweeper(run_cli, tmp_path):
     bests = [read_summary(j)["monitor"]["best"] for j in jobs]
     # each job returned its monitored validation metric; the sweeper kept the larger (maximize)
     assert result["best_value"] == max(bests)
-    assert set(result["best_params"]) >= {"model.hidden_dim", "model.num_layers", "model.optimizer.lr"}
+    # like every command-line key, model.hidden_dim=32 is fixed, not searched
+    assert set(result["best_params"]) >= {"model.num_layers", "model.optimizer.lr"}
+    assert "model.hidden_dim" not in result["best_params"]
 
 
 def test_native_hpo_resume_and_best_config(run_cli, tmp_path):
@@ -36,6 +38,7 @@ def test_native_hpo_resume_and_best_config(run_cli, tmp_path):
     assert "deprecated" not in proc.stderr.lower(), proc.stderr[-2000:]
     summary = json.loads((sweep / "summary.json").read_text())
     assert summary["trials"]["COMPLETE"] + summary["trials"]["PRUNED"] == 2
+    assert "model.hidden_dim" not in summary["best_params"]  # fixed on the command line, as with the sweeper
     for name in ("trials.csv", "best_config.yaml", "best.ckpt", "history.png", "study.db"):
         assert (sweep / name).exists(), name
     assert summary["best_test_metrics"]["test/f1_macro"] >= 0

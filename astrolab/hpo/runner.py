@@ -260,6 +260,11 @@ class NativeRunner:
         self.base_overrides = trial_overrides(overrides, hpo_choice)
         params = OmegaConf.to_container(self.hpo.params, resolve=True) if self.hpo.get("params") else {}
         self.distributions, self.fixed = parse_space(params)
+        # as with the sweeper, a key set on the command line is fixed, not searched
+        for o in self.base_overrides:
+            key = o.lstrip("+~").split("=", 1)[0]
+            if key in self.distributions:
+                del self.distributions[key]
         if not self.distributions:
             raise ConfigError("the search space is empty; pick one with hpo=<name> (e.g. hpo=gat) or set "
                               "hpo.params")

@@ -107,6 +107,9 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
     dm.setup("fit")
     task = build_task(cfg, dm)
     model = build_model(cfg, task, dm.num_features)
+    # initialise exactly as an HPO trial does (astrolab.hpo.recycling), so best_config.yaml reproduces it
+    L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    model.reset_parameters()
     t_data = time.perf_counter() - t0
 
     resolved = OmegaConf.to_container(cfg, resolve=True)
