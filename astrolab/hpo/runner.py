@@ -278,6 +278,7 @@ class NativeRunner:
         self.study = None
         self.storage_url = ""
         self._trial_seconds: list[float] = []
+        self.last_info: dict[str, Any] = {}
 
     # -- study ---------------------------------------------------------------------------------
     def open_study(self):
@@ -357,6 +358,7 @@ class NativeRunner:
         trainer = build_trainer(cfg, callbacks, build_loggers(cfg), default_root_dir=str(run_dir),
                                 enable_progress_bar=False, enable_model_summary=False)
         info = {"recycled": recycled, "model_id": id(model), "run_dir": str(run_dir)}
+        self.last_info = info
         try:
             trainer.fit(model, datamodule=dm)
         finally:
@@ -385,6 +387,7 @@ class NativeRunner:
             trial.set_user_attr("surplus", True)
             raise _Surplus("the study already has its trials")
         params = suggest(trial, self.distributions)
+        self.last_info = {}
         run_dir = self.sweep_dir / "trials" / f"{trial.number:04d}"
         overrides = [*self.base_overrides, *self.fixed, *to_overrides(params)]
         trial.set_user_attr("overrides", overrides)
@@ -398,7 +401,7 @@ class NativeRunner:
                 trial.set_user_attr("checkpoint", str(Path(info["checkpoint"]).resolve()))
             return value
         except optuna.TrialPruned:
-            trial.set_user_attr("recycled", self.pool.reuses > 0)
+            trial.set_user_attr("recycled", bool(self.last_info.get("recycled")))
             raise
         except Exception as exc:
             reason = _reason(exc)
