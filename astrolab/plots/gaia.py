@@ -35,9 +35,9 @@ def _scatter(ax, x, y, c, names):
         sc = ax.scatter(x[order], y[order], c=c[order], s=3, cmap=cmap, vmin=-0.5,
                         vmax=(20 if len(names) > 10 else 10) - 0.5, alpha=0.8, linewidths=0)
         if len(names) <= 20:
-            import matplotlib.cm as cm
+            import matplotlib
 
-            colours = cm.get_cmap(cmap)
+            colours = matplotlib.colormaps[cmap]
             for i, n in enumerate(names):
                 ax.scatter([], [], color=colours(i), s=10, label=n)
             ax.legend(fontsize=6, markerscale=1.5, loc="best", title="predicted", title_fontsize=7)
