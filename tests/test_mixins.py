@@ -310,6 +310,7 @@ def test_custom_model_with_mixins_is_a_lightning_module():
         trainer = L.Trainer(max_epochs=5, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                             enable_model_summary=False)
         before = model.net.weight.detach().clone()
-        trainer.fit(model, train_dataloaders=[batch], val_dataloaders=[batch])
+        loader = torch.utils.data.DataLoader([batch], batch_size=None, collate_fn=lambda b: b)
+        trainer.fit(model, train_dataloaders=loader, val_dataloaders=loader)
     assert not torch.equal(before, model.net.weight)
     assert "val/f1_macro" in trainer.callback_metrics
