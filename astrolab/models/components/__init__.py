@@ -33,10 +33,11 @@ _LAZY: dict[str, str] = {
     "class_balanced_weights": "losses",
     "apply_augmentations": "augmentation",
 }
-from astrolab.models.components import mixins as _mixins  # noqa: E402  (light: torch only)
-
-for _n in _mixins.__all__:
-    _LAZY.setdefault(_n, "mixins")
+for _n in ("MetricsMixin", "OptimizationMixin", "VisualizationMixin", "HPOResetMixin", "HPOMemoryMixin",
+           "EfficientTrainingMixin", "ArchitectureSearchMixin", "AstronomicalAugmentationMixin",
+           "AstronomicalLossMixin", "StandardModelMixin", "HPOModelMixin", "AstronomicalModelMixin",
+           "build_optimizer", "default_precision"):
+    _LAZY[_n] = "mixins"
 
 __all__ = sorted(_LAZY)
 
