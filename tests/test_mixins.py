@@ -171,6 +171,19 @@ def test_compile_switch_and_fallback(monkeypatch):
         assert default_precision("auto") == "32-true"
 
 
+def test_precision_auto_follows_the_device():
+    from omegaconf import OmegaConf
+
+    from astrolab.models.components.mixins import default_precision
+    from astrolab.training.build import build_trainer
+
+    cfg = OmegaConf.create({"trainer": {"_target_": "lightning.pytorch.Trainer", "accelerator": "cpu",
+                                        "precision": "auto", "max_epochs": 1, "enable_progress_bar": False}})
+    trainer = build_trainer(cfg, [], [])
+    assert default_precision("cpu") == "32-true"
+    assert type(trainer.precision_plugin).__name__ == "Precision"  # full fp32 on CPU
+
+
 def test_num_threads_option():
     before = torch.get_num_threads()
     try:
@@ -186,6 +199,7 @@ AUG = {"noise": {"op": "resample", "key": ["nodes", "x"], "cols": [5, 6], "sigma
        "rotation": {"op": "rotate_3d", "key": ["nodes", "x"], "cols": [0, 1, 2]}}
 
 
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
 def test_augmentation_changes_inputs_only_in_training():
     model = node_model(augmentation=AUG)
     batch = random_graph()

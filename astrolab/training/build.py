@@ -105,6 +105,10 @@ def build_loggers(cfg: DictConfig) -> list:
 
 
 def build_trainer(cfg: DictConfig, callbacks: list, loggers: list, **overrides: Any):
+    if cfg.trainer.get("precision") == "auto":  # mixed-precision default of the device
+        from astrolab.models.components.mixins import default_precision
+
+        overrides.setdefault("precision", default_precision(cfg.trainer.get("accelerator")))
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **overrides)
 
 
