@@ -139,7 +139,7 @@ class NodeGraphDataModule(L.LightningDataModule):
         t1 = time.perf_counter()
         train = masks["train"] if masks["train"].any() else np.ones(n, bool)
         pts = table.graph_points
-        if self.graph_cfg["space"] not in ("xyz",):
+        if self.graph_cfg["space"] != "xyz":
             mean, std = pts[train].mean(0), pts[train].std(0)
             std[std == 0] = 1.0
             pts = (pts - mean) / std
