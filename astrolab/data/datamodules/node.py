@@ -104,7 +104,7 @@ class NodeGraphDataModule(L.LightningDataModule):
         """Everything that changes the prepared graph (the cache key)."""
         return {"target": self.target, "columns": self.columns, "graph": self.graph_cfg,
                 "split": self.split_cfg, "task_kind": self.task_kind, "class_names": self.fixed_class_names,
-                "evaluate_all": self.evaluate_all, "version": 1}
+                "evaluate_all": self.evaluate_all, "version": 2}
 
     # -- preparation -------------------------------------------------------------------------------
     def _build(self) -> tuple[TensorDict, dict[str, Any]]:
