@@ -1,7 +1,7 @@
 """Benchmark: the same search space and trial budget through (a) Hydra multirun + hydra-optuna-sweeper and
 (b) the native runner (pruning + recycled models + data prepared once), on the default Gaia data.
 
-    python benchmarks/hpo.py                       # 8 trials x 15 epochs, 5000-star sample (<= 10 min, 2 cores)
+    python benchmarks/hpo.py                       # 6 trials x 10 epochs, 3000-star sample (<= 10 min, 2 cores)
     python benchmarks/hpo.py --trials 20 --epochs 40 --space gat
 
 Prints the wall time, trials per hour, the ratio native / sweeper and both best validation metrics.
@@ -34,9 +34,9 @@ def run(cmd: list[str], env: dict[str, str]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--space", default="gcn", help="conf/hpo/<space>.yaml")
-    ap.add_argument("--trials", type=int, default=8)
-    ap.add_argument("--epochs", type=int, default=15)
-    ap.add_argument("--n-stars", type=int, default=5000, help="embedded Gaia sample size (0: the config default, 20000)")
+    ap.add_argument("--trials", type=int, default=6)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--n-stars", type=int, default=3000, help="embedded Gaia sample size (0: the config default, 20000)")
     ap.add_argument("--out", default=None, help="folder for both studies (default: a temporary one)")
     args = ap.parse_args()
 

@@ -104,8 +104,12 @@ def test_auto_space_uses_the_model_classmethod():
         assert auto_space("astrolab_test_auto_space.WithSpace") == {"model.hidden_dim": "choice(32,64,128)"}
     finally:
         del sys.modules[mod.__name__]
-    import astrolab.models as models
+    # the Gaia node models declare their searchable dimensions (ArchitectureSearchMixin)
+    space = auto_space("astrolab.models.AstroNodeGNN")
+    assert "model.hidden_dim" in space and "model.optimizer.lr" in space
+    from astrolab.hpo.space import parse_space
 
-    if not hasattr(models.AstroNodeGNN, "search_space"):
-        with pytest.raises(ConfigError, match="search_space"):
-            auto_space("astrolab.models.AstroNodeGNN")
+    dists, _ = parse_space(space)
+    assert dists["model.optimizer.lr"].log
+    with pytest.raises(ConfigError, match="search_space"):
+        auto_space("astrolab.errors.ConfigError")  # a class without one
