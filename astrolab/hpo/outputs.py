@@ -141,8 +141,12 @@ def write_outputs(runner: Any, trials: list[Any], seconds: float):
                        best_trial=best.number, best_config=str(result.best_config),
                        best_checkpoint=str(result.best_checkpoint) if result.best_checkpoint else None)
         if runner.hpo.get("test_best", True) and result.best_checkpoint is not None:
-            result.best_model, result.test_metrics = test_best(runner, best)
-            summary["best_test_metrics"] = result.test_metrics
+            try:
+                result.best_model, result.test_metrics = test_best(runner, best)
+                summary["best_test_metrics"] = result.test_metrics
+            except Exception as exc:  # the study's results are kept whatever happens here
+                log.warning("testing the best model failed: %s", exc)
+                summary["best_test_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     imp = importance_table(study)
     if imp is not None:
         imp.to_csv(out / "importance.csv", index=False)
