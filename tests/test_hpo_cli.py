@@ -33,21 +33,22 @@ def test_train_multirun_through_the_optuna_sweeper(run_cli, tmp_path):
 def test_native_hpo_resume_and_best_config(run_cli, tmp_path):
     sweep = tmp_path / "study"
     args = ["hpo", "hpo=gcn", *TINY, f"hydra.run.dir={sweep}"]
-    proc = run_cli(*args, "hpo.n_trials=2")
+    proc = run_cli(*args, "hpo.n_trials=1")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "deprecated" not in proc.stderr.lower(), proc.stderr[-2000:]
     summary = json.loads((sweep / "summary.json").read_text())
-    assert summary["trials"]["COMPLETE"] + summary["trials"]["PRUNED"] == 2
+    assert summary["trials"]["COMPLETE"] + summary["trials"]["PRUNED"] == 1
     assert "model.hidden_dim" not in summary["best_params"]  # fixed on the command line, as with the sweeper
     for name in ("trials.csv", "best_config.yaml", "best.ckpt", "history.png", "study.db"):
         assert (sweep / name).exists(), name
     assert summary["best_test_metrics"]["test/f1_macro"] >= 0
 
-    # the same command asking for 3 continues the study: 3 in total, not 3 more
-    proc = run_cli(*args, "hpo.n_trials=3")
+    # the same command asking for 2 continues the study: 2 in total, not 2 more
+    proc = run_cli(*args, "hpo.n_trials=2")
     assert proc.returncode == 0, proc.stderr[-2000:]
     table = pd.read_csv(sweep / "trials.csv")
-    assert len(table) == 3 and table["number"].tolist() == [0, 1, 2]
+    assert len(table) == 2 and table["number"].tolist() == [0, 1]
+    assert json.loads((sweep / "summary.json").read_text())["trials"]["COMPLETE"] >= 1
 
     # best_config.yaml reproduces the best trial with astrolab train
     best = json.loads((sweep / "summary.json").read_text())

@@ -62,6 +62,7 @@ def test_recycling_reuses_the_model_and_matches_a_fresh_build(tmp_path):
         assert torch.equal(x, y), name
 
 
+@pytest.mark.slow  # 3 trials; recycling itself is covered by the test above
 def test_native_study_recycles_models_across_trials(tmp_path):
     runner = make_runner(tmp_path, "hpo.test_best=false", params=LR_SPACE, n_trials=3)
     result = runner.run()

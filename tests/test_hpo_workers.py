@@ -6,11 +6,13 @@ import os
 import subprocess
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from conftest import astrolab_exe
 
 
+@pytest.mark.slow  # two console-script processes, 4 trials
 def test_two_workers_on_one_journal_file(tmp_path):
     journal = tmp_path / "study.log"
     args = [astrolab_exe(), "hpo", "hpo=gcn", "debug=fast", "trainer.max_epochs=2", "model.hidden_dim=32",
