@@ -105,8 +105,7 @@ def test_failing_trials_are_recorded_and_all_failed_is_an_error(tmp_path):
     from astrolab.errors import AstrolabError
 
     # GAT needs hidden_dim divisible by heads: every trial is an invalid combination
-    runner = make_runner(tmp_path, "model=gat", "model.heads=4",
-                         params={"model.hidden_dim": "choice(30, 31)"}, n_trials=2)
+    runner = make_runner(tmp_path, "model=gat", params={"model.heads": "choice(3, 5)"}, n_trials=2)  # width 32
     with pytest.raises(AstrolabError, match="all 2 trials"):
         runner.run()
     table = pd.read_csv(tmp_path / "trials.csv")
