@@ -1,0 +1,152 @@
+"""``AstroGraphGNN``: one prediction per graph (a star group, a sky tile) of a block-diagonal batch.
+
+Batch layout read (``data_kind = "graph_batch"``)::
+
+    nodes   [N]: x [N, F] float32, graph [N] int64 (index of the node's graph in the batch)
+    edges   [E]: index [E, 2] int64 (source, target), already offset into the batch's node numbering
+    graphs  [B]: y [B] (targets), num_nodes [B]
+
+Classification / regression: :class:`~astrolab.models.components.ModernGraphEncoder` → graph pooling
+(``mean``, ``max``, ``sum`` or ``attention``) → output head; one row per graph.
+
+Anomaly detection (``task=anomaly_detection``): the same encoder becomes a masked-feature graph
+autoencoder (in the spirit of GraphMAE, Hou et al. 2022): a fraction ``mask_rate`` of the node-feature
+entries is hidden (set to 0, the training mean, with a mask-indicator feature per entry), the encoder sees
+the graph, and a decoder predicts the hidden entries of every node from its embedding. Trained on normal
+graphs only, the network learns how members of a normal group constrain one another (a common proper
+motion, a single colour–magnitude sequence); the anomaly score of a graph is its mean squared
+reconstruction error over the hidden entries. Training hides random entries; evaluation is deterministic:
+``round(1 / mask_rate)`` passes, entry (i, f) of the i-th node of its graph hidden in pass (i + f) mod K,
+so every entry is hidden exactly once and a graph's score does not depend on the other graphs in its batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from astrolab.models.components.graph_encoder import ModernGraphEncoder
+from astrolab.models.components.heads import create_output_head
+from astrolab.models.components.pooling import GraphPooling
+from astrolab.models.components.utils import make_activation, reset_all
+from astrolab.models.core import AstroBaseModel
+
+
+class FeatureDecoder(nn.Module):
+    """Node embedding → reconstructed node features (hidden layer + linear)."""
+
+    def __init__(self, in_dim: int, out_dim: int, activation: str = "gelu") -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(in_dim, in_dim), make_activation(activation), nn.Linear(in_dim, out_dim))
+
+    def reset_parameters(self) -> None:
+        reset_all(self.net)
+
+    def forward(self, h: Tensor) -> Tensor:
+        return self.net(h)
+
+
+def local_index(graph: Tensor, num_graphs: int) -> Tensor:
+    """Position of every node within its own graph (nodes of a graph are contiguous in a batch)."""
+    counts = torch.bincount(graph, minlength=num_graphs)
+    start = torch.cumsum(counts, 0) - counts
+    return torch.arange(len(graph), device=graph.device) - start[graph]
+
+
+class AstroGraphGNN(AstroBaseModel):
+    """Graph encoder + pooling + per-graph head (or a masked-feature autoencoder for anomaly detection).
+
+    Args:
+        num_features: node feature width (from the data module).
+        num_classes: classes (classification), from the data module.
+        hidden_dim, num_layers, heads, dropout, norm, residual: encoder architecture.
+        conv_type: ``gcn``, ``gat``, ``sage``, ``gin`` (or ``none``: no message passing, a DeepSets baseline).
+        pooling: ``mean``, ``max``, ``sum`` or ``attention`` (learned gate, global attention pooling).
+        mask_rate: fraction of node-feature entries hidden per pass (anomaly detection).
+        task: a task, task name or ``None`` (``graph_classification``).
+    """
+
+    default_task = "graph_classification"
+    supported_tasks = ("graph_classification", "graph_regression", "anomaly_detection")
+    data_kinds = ("graph_batch",)
+
+    def __init__(self, num_features: int | None = None, num_classes: int | None = None, hidden_dim: int = 64,
+                 num_layers: int = 3, conv_type: str = "gat", heads: int = 4, pooling: str = "mean",
+                 dropout: float = 0.1, norm: str = "layer", residual: bool = True, mask_rate: float = 0.3,
+                 task: Any = None, **kwargs: Any) -> None:
+        if not 0.0 < float(mask_rate) < 1.0:
+            from astrolab.errors import ConfigError
+
+            raise ConfigError(f"model.mask_rate={mask_rate} must be in (0, 1)")
+        super().__init__(task=task, num_features=num_features, num_classes=num_classes,
+                         hidden_dim=hidden_dim, num_layers=num_layers, conv_type=conv_type, heads=heads,
+                         pooling=pooling, dropout=dropout, norm=norm, residual=residual, mask_rate=mask_rate,
+                         **kwargs)
+
+    @property
+    def is_anomaly(self) -> bool:
+        return self.task.kind == "anomaly"
+
+    def configure_models(self) -> None:
+        hp = self.hparams
+        in_dim = 2 * self.num_features if self.is_anomaly else self.num_features
+        self.encoder = ModernGraphEncoder(in_dim, hp.hidden_dim, hp.num_layers, hp.conv_type, hp.heads,
+                                          hp.dropout, hp.norm, hp.residual)
+        if self.is_anomaly:
+            self.decoder = FeatureDecoder(hp.hidden_dim, self.num_features)
+        else:
+            self.pool = GraphPooling(hp.hidden_dim, hp.pooling)
+            self.head = create_output_head(self.task, hp.hidden_dim, dropout=hp.dropout)
+
+    # -- forward -----------------------------------------------------------------------------------
+    def _encode(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        return self.encoder(x, None if self.hparams.conv_type == "none" else edge_index)
+
+    def embed(self, batch) -> Tensor:
+        """Pooled graph embeddings ``[B, hidden_dim]`` (classification / regression)."""
+        x, graph = batch["nodes", "x"], batch["nodes", "graph"]
+        h = self._encode(x, batch["edges", "index"].t())
+        return self.pool(h, graph, int(batch["graphs"].batch_size[0]))
+
+    def forward(self, batch) -> Tensor:
+        if self.is_anomaly:
+            return self.anomaly_score(batch)
+        return self.head(self.embed(batch))
+
+    def _masked_error(self, x: Tensor, edge_index: Tensor, mask: Tensor) -> Tensor:
+        inp = torch.cat([x.masked_fill(mask, 0.0), mask.to(x.dtype)], dim=-1)
+        rec = self.decoder(self._encode(inp, edge_index))
+        return (rec - x).pow(2) * mask
+
+    def anomaly_score(self, batch) -> Tensor:
+        """Mean squared reconstruction error of the hidden feature entries, per graph ``[B]``."""
+        x, graph = batch["nodes", "x"], batch["nodes", "graph"]
+        edge_index = batch["edges", "index"].t()
+        b = int(batch["graphs"].batch_size[0])
+        rate = float(self.hparams.mask_rate)
+        if self.training:
+            masks = [torch.rand_like(x) < rate]
+        else:
+            k = max(int(round(1.0 / rate)), 2)
+            pos = local_index(graph, b)[:, None] + torch.arange(x.shape[1], device=x.device)[None, :]
+            masks = [(pos % k) == r for r in range(k)]
+        num = x.new_zeros(b)
+        den = x.new_zeros(b)
+        for mask in masks:
+            err = self._masked_error(x, edge_index, mask)
+            num = num.index_add(0, graph, err.sum(-1))
+            den = den.index_add(0, graph, mask.sum(-1).to(x.dtype))
+        return num / den.clamp(min=1.0)
+
+    # -- steps -------------------------------------------------------------------------------------
+    def _step(self, batch, stage: str) -> Tensor:
+        if self.is_anomaly and stage == "train":
+            # unsupervised: the training graphs are all normal; ranking metrics need both classes
+            score, target = self.task.select(batch, self(batch), stage)
+            loss = self.criterion(score, target)
+            self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=self._batch_size(target),
+                     prog_bar=True)
+            return loss
+        return super()._step(batch, stage)
