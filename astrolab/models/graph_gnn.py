@@ -9,15 +9,19 @@ Batch layout read (``data_kind = "graph_batch"``)::
 Classification / regression: :class:`~astrolab.models.components.ModernGraphEncoder` → graph pooling
 (``mean``, ``max``, ``sum`` or ``attention``) → output head; one row per graph.
 
-Anomaly detection (``task=anomaly_detection``): the same encoder becomes a masked-feature graph
-autoencoder (in the spirit of GraphMAE, Hou et al. 2022): a fraction ``mask_rate`` of the node-feature
-entries is hidden (set to 0, the training mean, with a mask-indicator feature per entry), the encoder sees
-the graph, and a decoder predicts the hidden entries of every node from its embedding. Trained on normal
-graphs only, the network learns how members of a normal group constrain one another (a common proper
-motion, a single colour–magnitude sequence); the anomaly score of a graph is its mean squared
-reconstruction error over the hidden entries. Training hides random entries; evaluation is deterministic:
-``round(1 / mask_rate)`` passes, entry (i, f) of the i-th node of its graph hidden in pass (i + f) mod K,
-so every entry is hidden exactly once and a graph's score does not depend on the other graphs in its batch.
+Anomaly detection (``task=anomaly_detection``): a graph autoencoder with a masked-feature decoder. The
+encoder and pooling summarise the whole graph into a small code z (``code_dim``); a decoder must then
+predict hidden feature entries of every node (a fraction ``mask_rate``, set to 0 with a mask-indicator
+feature per entry) from the node's visible entries and z alone, without seeing its neighbours (in the
+spirit of GraphMAE, Hou et al. 2022, with a graph-level bottleneck). Trained on normal graphs only, z learns
+what a normal group has in common (one bulk motion and distance, one age-dependent colour–magnitude
+sequence), so members of an injected second population, which one code cannot describe, are
+reconstructed badly. Loss and anomaly score: the mean over hidden entries of log(squared error + 1e-3)
+per graph (the logarithm keeps the large errors of field interlopers, present in every group, from
+drowning the small but systematic errors of an inconsistent sub-population). Training hides random
+entries; evaluation is deterministic: ``round(1 / mask_rate)`` passes, entry (i, f) of the i-th node of
+its graph hidden in pass (i + f) mod K, so every entry is hidden exactly once and a graph's score does not
+depend on the other graphs in its batch.
 """
 
 from __future__ import annotations
@@ -34,12 +38,17 @@ from astrolab.models.components.utils import make_activation, reset_all
 from astrolab.models.core import AstroBaseModel
 
 
-class FeatureDecoder(nn.Module):
-    """Node embedding → reconstructed node features (hidden layer + linear)."""
+LOG_EPS = 1.0e-3
 
-    def __init__(self, in_dim: int, out_dim: int, activation: str = "gelu") -> None:
+
+class FeatureDecoder(nn.Module):
+    """(visible node features, mask, graph code) → reconstructed node features (two hidden layers)."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden_dim: int = 64, activation: str = "gelu") -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(in_dim, in_dim), make_activation(activation), nn.Linear(in_dim, out_dim))
+        self.net = nn.Sequential(nn.Linear(in_dim, hidden_dim), make_activation(activation),
+                                 nn.Linear(hidden_dim, hidden_dim), make_activation(activation),
+                                 nn.Linear(hidden_dim, out_dim))
 
     def reset_parameters(self) -> None:
         reset_all(self.net)
@@ -65,6 +74,7 @@ class AstroGraphGNN(AstroBaseModel):
         conv_type: ``gcn``, ``gat``, ``sage``, ``gin`` (or ``none``: no message passing, a DeepSets baseline).
         pooling: ``mean``, ``max``, ``sum`` or ``attention`` (learned gate, global attention pooling).
         mask_rate: fraction of node-feature entries hidden per pass (anomaly detection).
+        code_dim: width of the graph code z (anomaly detection).
         task: a task, task name or ``None`` (``graph_classification``).
     """
 
@@ -75,7 +85,7 @@ class AstroGraphGNN(AstroBaseModel):
     def __init__(self, num_features: int | None = None, num_classes: int | None = None, hidden_dim: int = 64,
                  num_layers: int = 3, conv_type: str = "gat", heads: int = 4, pooling: str = "mean",
                  dropout: float = 0.1, norm: str = "layer", residual: bool = True, mask_rate: float = 0.3,
-                 task: Any = None, **kwargs: Any) -> None:
+                 code_dim: int = 8, task: Any = None, **kwargs: Any) -> None:
         if not 0.0 < float(mask_rate) < 1.0:
             from astrolab.errors import ConfigError
 
@@ -83,7 +93,7 @@ class AstroGraphGNN(AstroBaseModel):
         super().__init__(task=task, num_features=num_features, num_classes=num_classes,
                          hidden_dim=hidden_dim, num_layers=num_layers, conv_type=conv_type, heads=heads,
                          pooling=pooling, dropout=dropout, norm=norm, residual=residual, mask_rate=mask_rate,
-                         **kwargs)
+                         code_dim=code_dim, **kwargs)
 
     @property
     def is_anomaly(self) -> bool:
@@ -91,13 +101,14 @@ class AstroGraphGNN(AstroBaseModel):
 
     def configure_models(self) -> None:
         hp = self.hparams
-        in_dim = 2 * self.num_features if self.is_anomaly else self.num_features
-        self.encoder = ModernGraphEncoder(in_dim, hp.hidden_dim, hp.num_layers, hp.conv_type, hp.heads,
-                                          hp.dropout, hp.norm, hp.residual)
+        self.encoder = ModernGraphEncoder(self.num_features, hp.hidden_dim, hp.num_layers, hp.conv_type,
+                                          hp.heads, hp.dropout, hp.norm, hp.residual)
+        self.pool = GraphPooling(hp.hidden_dim, hp.pooling)
         if self.is_anomaly:
-            self.decoder = FeatureDecoder(hp.hidden_dim, self.num_features)
+            self.code = nn.Linear(hp.hidden_dim, hp.code_dim)
+            self.decoder = FeatureDecoder(2 * self.num_features + hp.code_dim, self.num_features,
+                                          hidden_dim=hp.hidden_dim)
         else:
-            self.pool = GraphPooling(hp.hidden_dim, hp.pooling)
             self.head = create_output_head(self.task, hp.hidden_dim, dropout=hp.dropout)
 
     # -- forward -----------------------------------------------------------------------------------
@@ -115,16 +126,11 @@ class AstroGraphGNN(AstroBaseModel):
             return self.anomaly_score(batch)
         return self.head(self.embed(batch))
 
-    def _masked_error(self, x: Tensor, edge_index: Tensor, mask: Tensor) -> Tensor:
-        inp = torch.cat([x.masked_fill(mask, 0.0), mask.to(x.dtype)], dim=-1)
-        rec = self.decoder(self._encode(inp, edge_index))
-        return (rec - x).pow(2) * mask
-
     def anomaly_score(self, batch) -> Tensor:
-        """Mean squared reconstruction error of the hidden feature entries, per graph ``[B]``."""
+        """Mean log squared reconstruction error of the hidden feature entries, per graph ``[B]``."""
         x, graph = batch["nodes", "x"], batch["nodes", "graph"]
-        edge_index = batch["edges", "index"].t()
         b = int(batch["graphs"].batch_size[0])
+        code = self.code(self.pool(self._encode(x, batch["edges", "index"].t()), graph, b))[graph]
         rate = float(self.hparams.mask_rate)
         if self.training:
             masks = [torch.rand_like(x) < rate]
@@ -135,7 +141,8 @@ class AstroGraphGNN(AstroBaseModel):
         num = x.new_zeros(b)
         den = x.new_zeros(b)
         for mask in masks:
-            err = self._masked_error(x, edge_index, mask)
+            rec = self.decoder(torch.cat([x.masked_fill(mask, 0.0), mask.to(x.dtype), code], dim=-1))
+            err = torch.log((rec - x).pow(2) + LOG_EPS) * mask
             num = num.index_add(0, graph, err.sum(-1))
             den = den.index_add(0, graph, mask.sum(-1).to(x.dtype))
         return num / den.clamp(min=1.0)

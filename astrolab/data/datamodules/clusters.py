@@ -86,7 +86,8 @@ class StarGroupsDataModule(L.LightningDataModule):
         min_parallax_over_error / max_ruwe: Gaia quality cuts (``null`` disables).
         columns: ``{canonical: file column}`` mapping for the Gaia columns.
         graph: ``{"k": int, "space": xyz_v | xyz | features}``.
-        relative_features: add positions/velocities relative to the group median.
+        relative_features: add positions/velocities relative to the group median (``auto``: except for
+            anomaly detection).
         min_nodes: smallest group kept.
         batch_size: graphs per step.
         split: ``{"val", "test", "seed"}`` fractions of groups.
@@ -102,7 +103,7 @@ class StarGroupsDataModule(L.LightningDataModule):
                  min_size: int = 20, max_size: int = 60, n_field: int = 40_000, seed: int = 0,
                  min_parallax_over_error: float | None = 5.0, max_ruwe: float | None = 1.4,
                  columns: dict[str, str | None] | None = None, graph: dict[str, Any] | None = None,
-                 relative_features: bool = True, min_nodes: int = 5, batch_size: int = 32,
+                 relative_features: bool | str = "auto", min_nodes: int = 5, batch_size: int = 32,
                  split: dict[str, Any] | None = None, class_weights: str = "auto",
                  task_kind: str = "classification", cache_dir: str | None = None, use_cache: bool = True,
                  fixed: dict[str, Any] | None = None, evaluate_all: bool = False, num_workers: int = 0) -> None:
@@ -124,7 +125,9 @@ class StarGroupsDataModule(L.LightningDataModule):
         if self.graph_cfg["space"] not in GRAPH_SPACES:
             raise ConfigError(f"unknown dataset.graph.space '{self.graph_cfg['space']}'; use one of "
                               f"{', '.join(GRAPH_SPACES)}")
-        self.relative_features = bool(relative_features)
+        # auto: on, except for anomaly detection, where a masked feature would be trivially recoverable
+        # from its relative twin (v_ra = dv_ra + group median)
+        self.relative_features = (task_kind != "anomaly") if relative_features == "auto" else bool(relative_features)
         self.min_nodes = int(min_nodes)
         self.batch_size = int(batch_size)
         self.split_cfg = {"val": 0.15, "test": 0.15, "seed": 0, **dict(split or {})}
