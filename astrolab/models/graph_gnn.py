@@ -39,6 +39,7 @@ from astrolab.models.core import AstroBaseModel
 
 
 LOG_EPS = 1.0e-3
+ANOMALY_OBJECTIVES = ("reconstruction", "svdd")
 
 
 class FeatureDecoder(nn.Module):
@@ -73,6 +74,8 @@ class AstroGraphGNN(AstroBaseModel):
         hidden_dim, num_layers, heads, dropout, norm, residual: encoder architecture.
         conv_type: ``gcn``, ``gat``, ``sage``, ``gin`` (or ``none``: no message passing, a DeepSets baseline).
         pooling: ``mean``, ``max``, ``sum`` or ``attention`` (learned gate, global attention pooling).
+        anomaly_objective: ``reconstruction`` (masked-feature graph autoencoder) or ``svdd`` (Deep SVDD
+            distance of the graph code to a fixed centre).
         mask_rate: fraction of node-feature entries hidden per pass (anomaly detection).
         code_dim: width of the graph code z (anomaly detection).
         task: a task, task name or ``None`` (``graph_classification``).
@@ -85,15 +88,20 @@ class AstroGraphGNN(AstroBaseModel):
     def __init__(self, num_features: int | None = None, num_classes: int | None = None, hidden_dim: int = 64,
                  num_layers: int = 3, conv_type: str = "gat", heads: int = 4, pooling: str = "mean",
                  dropout: float = 0.1, norm: str = "layer", residual: bool = True, mask_rate: float = 0.3,
-                 code_dim: int = 8, task: Any = None, **kwargs: Any) -> None:
+                 code_dim: int = 8, anomaly_objective: str = "reconstruction", task: Any = None, **kwargs: Any) -> None:
         if not 0.0 < float(mask_rate) < 1.0:
             from astrolab.errors import ConfigError
 
             raise ConfigError(f"model.mask_rate={mask_rate} must be in (0, 1)")
+        if anomaly_objective not in ANOMALY_OBJECTIVES:
+            from astrolab.errors import ConfigError
+
+            raise ConfigError(f"unknown model.anomaly_objective '{anomaly_objective}'; use one of "
+                              f"{', '.join(ANOMALY_OBJECTIVES)}")
         super().__init__(task=task, num_features=num_features, num_classes=num_classes,
                          hidden_dim=hidden_dim, num_layers=num_layers, conv_type=conv_type, heads=heads,
                          pooling=pooling, dropout=dropout, norm=norm, residual=residual, mask_rate=mask_rate,
-                         code_dim=code_dim, **kwargs)
+                         code_dim=code_dim, anomaly_objective=anomaly_objective, **kwargs)
 
     @property
     def is_anomaly(self) -> bool:
@@ -104,7 +112,12 @@ class AstroGraphGNN(AstroBaseModel):
         self.encoder = ModernGraphEncoder(self.num_features, hp.hidden_dim, hp.num_layers, hp.conv_type,
                                           hp.heads, hp.dropout, hp.norm, hp.residual)
         self.pool = GraphPooling(hp.hidden_dim, hp.pooling)
-        if self.is_anomaly:
+        if self.is_anomaly and hp.anomaly_objective == "svdd":
+            # bias-free projection and a fixed centre (Ruff et al. 2018) against the trivial solution
+            self.code = nn.Linear(hp.hidden_dim, hp.code_dim, bias=False)
+            self.register_buffer("center", torch.zeros(hp.code_dim))
+            self.register_buffer("center_set", torch.tensor(False))
+        elif self.is_anomaly:
             self.code = nn.Linear(hp.hidden_dim, hp.code_dim)
             self.decoder = FeatureDecoder(2 * self.num_features + hp.code_dim, self.num_features,
                                           hidden_dim=hp.hidden_dim)
@@ -127,10 +140,19 @@ class AstroGraphGNN(AstroBaseModel):
         return self.head(self.embed(batch))
 
     def anomaly_score(self, batch) -> Tensor:
-        """Mean log squared reconstruction error of the hidden feature entries, per graph ``[B]``."""
+        """Anomaly score per graph ``[B]`` (see the module docstring)."""
         x, graph = batch["nodes", "x"], batch["nodes", "graph"]
         b = int(batch["graphs"].batch_size[0])
-        code = self.code(self.pool(self._encode(x, batch["edges", "index"].t()), graph, b))[graph]
+        code = self.code(self.pool(self._encode(x, batch["edges", "index"].t()), graph, b))
+        if self.hparams.anomaly_objective == "svdd":
+            if self.training and not bool(self.center_set):
+                with torch.no_grad():
+                    c = code.mean(0)
+                    c = torch.where(c.abs() < 0.1, torch.where(c < 0, -0.1, 0.1), c)
+                    self.center.copy_(c)
+                    self.center_set.fill_(True)
+            return (code - self.center).pow(2).sum(-1)
+        code = code[graph]
         rate = float(self.hparams.mask_rate)
         if self.training:
             masks = [torch.rand_like(x) < rate]

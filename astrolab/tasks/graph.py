@@ -84,6 +84,11 @@ class AnomalyDetection(Task):
         score, target = super().select(batch, output, stage)
         return score.reshape(-1), target.reshape(-1).long()
 
+    def metric_output(self, output: Tensor) -> Tensor:
+        """Scores mapped monotonically into (0, 1) (0.5 + atan(s) / pi): torchmetrics would otherwise
+        apply a sigmoid to scores outside [0, 1], which saturates (ties) for large scores."""
+        return 0.5 + torch.atan(output.double()).float() / torch.pi
+
     def baseline_output(self, train_targets: Tensor, n: int) -> Tensor:
         """A constant score for every graph (no ranking information: AUROC 0.5)."""
         return torch.zeros(n)

@@ -28,24 +28,24 @@ Parent catalog
 Cluster groups (``is_cluster = 1``)
     A membership list as a survey would produce it: the ``m ~ U{min_size, max_size}`` members nearest the
     cluster centre on the sky (all, if the cluster has fewer), plus local field contamination: the
-    ``c = round(m * U(0.1, 0.5))`` field stars nearest the cluster centre in 3-D (observed positions,
+    ``c = round(m * U(0.05, 0.25))`` field stars nearest the cluster centre in 3-D (observed positions,
     distance = 1 / parallax), i.e. the interlopers that a spatial membership cut lets in (contamination of
-    10-50 %, typical of purely astrometric membership lists).  Targets: ``log_age`` (the cluster's true
+    5-25 %, typical of astrometric membership lists).  Targets: ``log_age`` (the cluster's true
     log10 age / yr) and ``distance_pc`` (true centre distance).
 
 Field asterisms (``is_cluster = 0``)
     A random field star at 150-1000 pc (the cluster distance range) is the centre, and the
-    ``m (1 + U(0.1, 0.5))`` field stars nearest it in 3-D form the group: same size distribution, same
+    ``m (1 + U(0.05, 0.25))`` field stars nearest it in 3-D form the group: same size distribution, same
     selection, no physical association.  ``log_age`` is NaN, ``distance_pc`` the centre star's true distance.
 
 Anomalies (``is_anomaly = 1``, a fraction ``anomaly_fraction`` of the cluster groups; ``anomaly_type``)
-    ``second_turnoff``: 30-50 % as many stars as the group has members are taken from a donor cluster whose
-    age differs by >= 0.5 dex, moved to the host's distance (G, BP, RP shifted by the distance-modulus and
+    ``second_turnoff``: 40-60 % as many stars as the group has members are taken from a donor cluster whose
+    age differs by >= 0.8 dex, moved to the host's distance (G, BP, RP shifted by the distance-modulus and
     extinction differences, E(BP-RP) = A_G / 1.9) and given the sky position, parallax and proper motion of
     random host members plus noise at their Gaia errors: a second turn-off in a kinematically single
     cluster, which a coeval population cannot have.
-    ``pm_subgroup``: 30-50 % of the members get a common extra tangential velocity of 4-8 km/s in a random
-    direction (proper motion offset dv / (4.74 d)), i.e. a kinematic sub-group 10-25 times the 0.3-1 km/s
+    ``pm_subgroup``: 40-60 % of the members get a common extra tangential velocity of 5-10 km/s in a random
+    direction (proper motion offset dv / (4.74 d)), i.e. a kinematic sub-group 5-30 times the 0.3-1 km/s
     internal dispersion at the same position and parallax, which a bound cluster cannot have.
     Normal cluster groups have ``is_anomaly = 0``; asterisms ``-1`` (not applicable; excluded from
     anomaly detection).
@@ -86,10 +86,10 @@ logger = logging.getLogger(__name__)
 
 K_TANGENTIAL = 4.740470463533348  # km/s per (mas/yr * kpc)
 MEMBERS_PER_CLUSTER = 70
-CONTAMINATION_RANGE = (0.1, 0.5)
-INJECT_FRACTION_RANGE = (0.3, 0.5)
-PM_SUBGROUP_KMS = (4.0, 8.0)
-MIN_DONOR_AGE_GAP = 0.5
+CONTAMINATION_RANGE = (0.05, 0.25)
+INJECT_FRACTION_RANGE = (0.4, 0.6)
+PM_SUBGROUP_KMS = (5.0, 10.0)
+MIN_DONOR_AGE_GAP = 0.8
 ASTERISM_DIST_RANGE_PC = (150.0, 1000.0)
 
 #: per-group columns (name -> description)
