@@ -147,7 +147,7 @@ def test_splits_by_group_and_train_standardisation(small_file):
 
 def test_anomaly_split_trains_on_normal_groups_only(small_file):
     dm = _dm(small_file, task_kind="anomaly")
-    assert dm.target == "is_anomaly" and dm.num_features == 7  # no relative features for this task
+    assert dm.target == "is_anomaly" and dm.feature_names[:2] == ["dx_pc", "dy_pc"] and dm.num_features == 7
     assert dm.targets("train").sum() == 0 and len(dm.targets("train")) > 0
     assert dm.targets("val").sum() > 0 and dm.targets("test").sum() > 0
     n_groups = sum(len(dm.by_split[s]) for s in ("train", "val", "test"))

@@ -16,9 +16,13 @@ feature per entry) from the node's visible entries and z alone, without seeing i
 spirit of GraphMAE, Hou et al. 2022, with a graph-level bottleneck). Trained on normal graphs only, z learns
 what a normal group has in common (one bulk motion and distance, one age-dependent colour–magnitude
 sequence), so members of an injected second population, which one code cannot describe, are
-reconstructed badly. Loss and anomaly score: the mean over hidden entries of log(squared error + 1e-3)
-per graph (the logarithm keeps the large errors of field interlopers, present in every group, from
-drowning the small but systematic errors of an inconsistent sub-population). Training hides random
+reconstructed badly. Training loss: the mean over hidden entries of log(squared error + 1e-3) per graph
+(the logarithm keeps the large errors of field interlopers, present in every group, from drowning the
+small but systematic errors of an inconsistent sub-population). Anomaly score: the per-feature mean log
+error of the graph, standardised by the running mean and spread of that feature's error over the normal
+training graphs, maximised over features (an inconsistency usually shows in a few features, e.g. the two
+velocities; averaging over all features would dilute it).
+Training hides random
 entries; evaluation is deterministic: ``round(1 / mask_rate)`` passes, entry (i, f) of the i-th node of
 its graph hidden in pass (i + f) mod K, so every entry is hidden exactly once and a graph's score does not
 depend on the other graphs in its batch.
@@ -40,6 +44,7 @@ from astrolab.models.core import AstroBaseModel
 
 LOG_EPS = 1.0e-3
 ANOMALY_OBJECTIVES = ("reconstruction", "svdd")
+CALIBRATION_MOMENTUM = 0.05
 
 
 class FeatureDecoder(nn.Module):
@@ -118,6 +123,8 @@ class AstroGraphGNN(AstroBaseModel):
             self.register_buffer("center", torch.zeros(hp.code_dim))
             self.register_buffer("center_set", torch.tensor(False))
         elif self.is_anomaly:
+            self.register_buffer("err_mean", torch.zeros(self.num_features))
+            self.register_buffer("err_var", torch.ones(self.num_features))
             self.code = nn.Linear(hp.hidden_dim, hp.code_dim)
             self.decoder = FeatureDecoder(2 * self.num_features + hp.code_dim, self.num_features,
                                           hidden_dim=hp.hidden_dim)
@@ -160,14 +167,24 @@ class AstroGraphGNN(AstroBaseModel):
             k = max(int(round(1.0 / rate)), 2)
             pos = local_index(graph, b)[:, None] + torch.arange(x.shape[1], device=x.device)[None, :]
             masks = [(pos % k) == r for r in range(k)]
-        num = x.new_zeros(b)
-        den = x.new_zeros(b)
+        num = x.new_zeros(b, x.shape[1])
+        den = x.new_zeros(b, x.shape[1])
         for mask in masks:
             rec = self.decoder(torch.cat([x.masked_fill(mask, 0.0), mask.to(x.dtype), code], dim=-1))
             err = torch.log((rec - x).pow(2) + LOG_EPS) * mask
-            num = num.index_add(0, graph, err.sum(-1))
-            den = den.index_add(0, graph, mask.sum(-1).to(x.dtype))
-        return num / den.clamp(min=1.0)
+            num = num.index_add(0, graph, err)
+            den = den.index_add(0, graph, mask.to(x.dtype))
+        per_feature = num / den.clamp(min=1.0)  # [B, F] mean log error of each feature of each graph
+        if self.training:
+            with torch.no_grad():  # calibration of each feature's error on normal graphs
+                seen = den > 0
+                m = torch.where(seen, per_feature, 0.0).sum(0) / seen.sum(0).clamp(min=1)
+                v = torch.where(seen, (per_feature - m).pow(2), 0.0).sum(0) / seen.sum(0).clamp(min=1)
+                self.err_mean.lerp_(m, CALIBRATION_MOMENTUM)
+                self.err_var.lerp_(v, CALIBRATION_MOMENTUM)
+            return per_feature.mean(-1)
+        z = (per_feature - self.err_mean) / self.err_var.clamp(min=1e-6).sqrt()
+        return z.max(-1).values
 
     # -- steps -------------------------------------------------------------------------------------
     def _step(self, batch, stage: str) -> Tensor:

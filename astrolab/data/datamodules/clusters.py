@@ -10,7 +10,8 @@ clusters), written as FITS and read back. Your own membership catalog:
 
 Per star: the Gaia schema's features (:mod:`astrolab.data.surveys.gaia`: Galactic x, y, z, tangential
 velocities, BP-RP, M_G; same quality cuts) plus, with ``relative_features``, position and tangential
-velocity relative to the group median (dx, dy, dz, dv_ra, dv_dec), computed from the inputs only. Labels
+velocity relative to the group median (dx, dy, dz, dv_ra, dv_dec), computed from the inputs only
+(anomaly detection: the relative ones replace the absolute ones). Labels
 are never features: the target and group columns may not be Gaia input columns.
 
 Per group: a symmetrised kNN graph (``graph.k``) in the group's own standardised space ``graph.space``:
@@ -86,8 +87,8 @@ class StarGroupsDataModule(L.LightningDataModule):
         min_parallax_over_error / max_ruwe: Gaia quality cuts (``null`` disables).
         columns: ``{canonical: file column}`` mapping for the Gaia columns.
         graph: ``{"k": int, "space": xyz_v | xyz | features}``.
-        relative_features: add positions/velocities relative to the group median (``auto``: except for
-            anomaly detection).
+        relative_features: ``true`` adds positions/velocities relative to the group median, ``replace``
+            uses them instead of the absolute ones, ``auto``: ``replace`` for anomaly detection, else ``true``.
         min_nodes: smallest group kept.
         batch_size: graphs per step.
         split: ``{"val", "test", "seed"}`` fractions of groups.
@@ -125,9 +126,14 @@ class StarGroupsDataModule(L.LightningDataModule):
         if self.graph_cfg["space"] not in GRAPH_SPACES:
             raise ConfigError(f"unknown dataset.graph.space '{self.graph_cfg['space']}'; use one of "
                               f"{', '.join(GRAPH_SPACES)}")
-        # auto: on, except for anomaly detection, where a masked feature would be trivially recoverable
-        # from its relative twin (v_ra = dv_ra + group median)
-        self.relative_features = (task_kind != "anomaly") if relative_features == "auto" else bool(relative_features)
+        # auto: added for classification / regression; for anomaly detection they REPLACE the absolute
+        # positions and velocities (a group's internal consistency does not depend on where it is, and a
+        # masked absolute value would be trivially recoverable from its relative twin)
+        if relative_features == "auto":
+            relative_features = "replace" if task_kind == "anomaly" else True
+        if relative_features not in (True, False, "replace"):
+            raise ConfigError(f"dataset.relative_features={relative_features!r}; use auto, true, false or replace")
+        self.relative_features = relative_features
         self.min_nodes = int(min_nodes)
         self.batch_size = int(batch_size)
         self.split_cfg = {"val": 0.15, "test": 0.15, "seed": 0, **dict(split or {})}
@@ -239,7 +245,10 @@ class StarGroupsDataModule(L.LightningDataModule):
         masks = self._split(y, eligible)
         feats = table.features
         names_f = list(table.feature_names)
-        if self.relative_features:
+        replace = self.relative_features == "replace"
+        if replace:
+            names_f = list(RELATIVE_FEATURES) + names_f[len(RELATIVE_FEATURES):]
+        elif self.relative_features:
             names_f += list(RELATIVE_FEATURES)
             feats = np.concatenate([feats, np.zeros((len(feats), len(RELATIVE_FEATURES)))], axis=1)
         order = np.argsort(inverse, kind="stable")
@@ -248,8 +257,10 @@ class StarGroupsDataModule(L.LightningDataModule):
         for gi in np.flatnonzero(eligible):
             rows = order[starts[gi]:starts[gi + 1]]
             f = feats[rows].copy()
-            core = f[:, [0, 1, 2, 3, 4]]
-            if self.relative_features:
+            core = f[:, [0, 1, 2, 3, 4]].copy()
+            if replace:
+                f[:, :5] = core - np.median(core, axis=0)
+            elif self.relative_features:
                 f[:, len(FEATURES):] = core - np.median(core, axis=0)
             space = self.graph_cfg["space"]
             pts = f[:, :3] if space == "xyz" else (core if space == "xyz_v" else f)
