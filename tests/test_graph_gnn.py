@@ -118,10 +118,11 @@ def test_unknown_pooling_is_a_config_error():
         _model(pooling="median")
 
 
-TINY = ["dataset=clusters", "model=graph_gnn", "dataset.n_clusters=24", "dataset.n_asterisms=24",
-        "dataset.n_field=4000", "dataset.min_size=10", "dataset.max_size=25", "dataset.anomaly_fraction=0.3",
-        "dataset.batch_size=8", "model.hidden_dim=16", "model.num_layers=2", "model.heads=2",
-        "trainer.max_epochs=2", "trainer.enable_model_summary=false", "callbacks.progress_bar=null"]
+# debug=fast: 3 epochs, no early stopping, and a small embedded sample (dataset.n_stars=3000 -> 30 clusters,
+# 30 asterisms, 3000 field stars)
+TINY = ["dataset=clusters", "model=graph_gnn", "debug=fast", "dataset.min_size=10", "dataset.max_size=25",
+        "dataset.anomaly_fraction=0.3", "dataset.batch_size=8", "model.hidden_dim=16", "model.num_layers=2",
+        "model.heads=2", "trainer.max_epochs=2", "callbacks.progress_bar=null"]
 
 
 @pytest.mark.parametrize("task, metrics", [

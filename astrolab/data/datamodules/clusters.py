@@ -95,6 +95,8 @@ class StarGroupsDataModule(L.LightningDataModule):
         class_weights: ``auto`` or ``none``.
         task_kind: ``classification``, ``regression`` or ``anomaly`` (set by the run).
         fixed / evaluate_all: see :class:`~astrolab.data.datamodules.node.NodeGraphDataModule`.
+        n_stars: if set (``debug=fast`` does), a small embedded sample: ``n_field = n_stars`` and
+            ``max(12, n_stars // 100)`` clusters and asterisms.
     """
 
     data_kind = "graph_batch"
@@ -107,8 +109,12 @@ class StarGroupsDataModule(L.LightningDataModule):
                  relative_features: bool | str = "auto", min_nodes: int = 5, batch_size: int = 32,
                  split: dict[str, Any] | None = None, class_weights: str = "auto",
                  task_kind: str = "classification", cache_dir: str | None = None, use_cache: bool = True,
-                 fixed: dict[str, Any] | None = None, evaluate_all: bool = False, num_workers: int = 0) -> None:
+                 fixed: dict[str, Any] | None = None, evaluate_all: bool = False, num_workers: int = 0,
+                 n_stars: int | None = None) -> None:
         super().__init__()
+        if n_stars is not None:  # debug=fast sets a catalog size: a small embedded sample of about that size
+            n_field = int(n_stars)
+            n_clusters = n_asterisms = max(12, int(n_stars) // 100)
         if task_kind not in DEFAULT_TARGETS:
             raise ConfigError(f"dataset=clusters cannot serve a '{task_kind}' task; use task="
                               "graph_classification, graph_regression or anomaly_detection")
