@@ -113,3 +113,22 @@ def test_auto_space_uses_the_model_classmethod():
     assert dists["model.optimizer.lr"].log
     with pytest.raises(ConfigError, match="search_space"):
         auto_space("astrolab.errors.ConfigError")  # a class without one
+
+
+@pytest.mark.parametrize("name", [n for n in FAMILIES if (conf_dir() / "model" / f"{n}.yaml").exists()])
+def test_every_space_of_an_existing_model_composes_with_its_values(name):
+    """Each key of the space exists in the composed config, and a sampled trial composes."""
+    import optuna
+
+    from astrolab.hpo.space import parse_space, suggest, to_overrides
+
+    cfg = _compose_train(f"hpo={name}", "paths.run_dir=x")
+    assert cfg.hydra.sweeper.params  # the sweeper gets the space
+    dists, _ = parse_space(OmegaConf.to_container(cfg.hpo.params, resolve=True))
+    for key in dists:
+        assert OmegaConf.select(cfg, key, default="__missing__") != "__missing__", key
+    trial = optuna.create_study().ask()
+    params = suggest(trial, dists)
+    trial_cfg = _compose_train(f"hpo={name}", "paths.run_dir=x", *to_overrides(params))
+    for key, value in params.items():
+        assert OmegaConf.select(trial_cfg, key) == value
