@@ -9,10 +9,12 @@ from astrolab.models.components import (
 )
 from astrolab.models.core import AstroBaseModel
 from astrolab.models.node_gnn import AstroNodeGNN
+from astrolab.models.temporal_gnn import AstroTemporalGNN
 
 __all__ = [
     "AstroBaseModel",
     "AstroNodeGNN",
+    "AstroTemporalGNN",
     "ClassificationHead",
     "EnhancedMLPBlock",
     "ModernGraphEncoder",

@@ -4,5 +4,7 @@ where the targets live in a batch, and the metric a run monitors (``monitor``/``
 from astrolab.tasks.base import Task
 from astrolab.tasks.classification import ClassificationTask, NodeClassification
 from astrolab.tasks.regression import NodeRegression, RegressionTask
+from astrolab.tasks.temporal import Forecasting, TimeSeriesClassification
 
-__all__ = ["Task", "ClassificationTask", "RegressionTask", "NodeClassification", "NodeRegression"]
+__all__ = ["Task", "ClassificationTask", "RegressionTask", "NodeClassification", "NodeRegression",
+           "TimeSeriesClassification", "Forecasting"]

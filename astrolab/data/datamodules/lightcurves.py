@@ -624,7 +624,8 @@ class LightCurveDataModule(L.LightningDataModule):
         outs, batches = [], []
         with torch.no_grad():
             for batch in self._loader(split, False):
-                outs.append(model(batch.to(model.device)).cpu())
+                out = model(batch.to(model.device)).cpu()
+                outs.append(out[batch["objects", "seed"].cpu()] if task.kind == "classification" else out)
                 batches.append(batch)
         table = Table()
         if not outs:
