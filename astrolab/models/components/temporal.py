@@ -122,6 +122,9 @@ class AdvancedTemporalEncoder(nn.Module):
 
     def reset_parameters(self) -> None:
         reset_all(self)
+        for m in self.modules():  # attention in-projections are not covered by reset_parameters()
+            if isinstance(m, nn.MultiheadAttention):
+                m._reset_parameters()
 
     def embed(self, x: Tensor, time: Tensor, band: Tensor, mask: Tensor) -> Tensor:
         """Per-epoch inputs in model width (features + band embedding (+ time encoding))."""
