@@ -600,9 +600,10 @@ class LightCurveDataModule(L.LightningDataModule):
 
         if self.td is None:
             self.setup()
-        idx = self.split_indices(split).tolist()
-        return DataLoader(idx, batch_size=self.batch_size, shuffle=shuffle, collate_fn=self.collate,
-                          num_workers=self.num_workers)
+        idx = self.split_indices(split)
+        sampler = LengthBucketSampler(idx, self.ctx_len[idx], self.batch_size, shuffle, int(self.seed))
+        return DataLoader(list(range(len(idx))), batch_sampler=sampler, num_workers=self.num_workers,
+                          collate_fn=lambda pos: self.collate(idx[torch.as_tensor(pos)]))
 
     def train_dataloader(self):
         return self._loader("train", True)
@@ -658,6 +659,39 @@ class LightCurveDataModule(L.LightningDataModule):
         table["persistence"] = (cat[3][:, 1].double() + cat[5]).numpy()
         table["phase_folded"] = (cat[3][:, 2].double() + cat[5]).numpy()
         return table
+
+
+class LengthBucketSampler:
+    """Batches of similar sequence length (less padding, same results: padding is masked).
+
+    Training: a new random order each epoch, sorted by length inside windows of 20 batches, the
+    batches themselves shuffled. Evaluation: sorted by length, deterministic.
+    """
+
+    def __init__(self, index: torch.Tensor, lengths: torch.Tensor, batch_size: int, shuffle: bool,
+                 seed: int = 0) -> None:
+        self.lengths, self.batch_size, self.shuffle = lengths, max(int(batch_size), 1), shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self):
+        n = len(self.lengths)
+        if not self.shuffle:
+            order = torch.argsort(self.lengths, stable=True)
+            batches = [order[i:i + self.batch_size] for i in range(0, n, self.batch_size)]
+        else:
+            perm = torch.randperm(n, generator=self.generator)
+            window = 20 * self.batch_size
+            batches = []
+            for w in range(0, n, window):
+                chunk = perm[w:w + window]
+                chunk = chunk[torch.argsort(self.lengths[chunk], stable=True)]
+                batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=self.generator)]
+        for b in batches:
+            yield b.tolist()
 
 
 def _expand(lengths: torch.Tensor) -> torch.Tensor:
