@@ -83,6 +83,17 @@ def _read_one(path: Path, columns: dict[str, str], file_id: int | None) -> dict[
     return out
 
 
+def _read_folder(files: list[Path], columns: dict[str, str], h) -> list[dict[str, np.ndarray]]:
+    parts = []
+    for f in files:
+        stem = f.name.split(".")[0]
+        file_id = int(stem) if stem.lstrip("-").isdigit() else None
+        parts.append(_read_one(f, columns, file_id))
+        h.update(f.name.encode())
+        h.update(file_checksum(f).encode())
+    return parts
+
+
 def read_epochs(path: str | Path, columns: dict[str, str] | None = None, max_mag: float = 50.0,
                 max_mag_err: float = 9.0, min_epochs: int = 5) -> Epochs:
     """Read a long-format epochs file, or a folder of per-object files, and apply the NaN policy."""
@@ -95,18 +106,16 @@ def read_epochs(path: str | Path, columns: dict[str, str] | None = None, max_mag
                        and (p.suffix.lower() in FORMATS or p.name.lower().endswith(".gz")))
         if not files:
             raise DataError(f"folder '{path}' holds no light-curve files ({', '.join(sorted(FORMATS))})")
-        parts = []
         import hashlib
 
         h = hashlib.sha256()
-        for f in files:
-            stem = f.name.split(".")[0]
-            file_id = int(stem) if stem.lstrip("-").isdigit() else None
-            if file_id is None and not columns.get("object_id"):
-                pass  # the file must then hold an object_id column (error raised by _read_one)
-            parts.append(_read_one(f, columns, file_id))
-            h.update(f.name.encode())
-            h.update(file_checksum(f).encode())
+        io_log = logging.getLogger("astrolab.data.io")
+        level = io_log.level
+        io_log.setLevel(logging.WARNING)  # one line for the folder, not one per file
+        try:
+            parts = _read_folder(files, columns, h)
+        finally:
+            io_log.setLevel(level)
         data = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         checksum = h.hexdigest()
         log.info("read %d light-curve files from %s", len(files), path)
