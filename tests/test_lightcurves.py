@@ -210,6 +210,12 @@ def test_cli_forecasting_with_knn_graph_and_transformer(run_cli, tmp_path):
     assert s["data"]["graph"]["type"] == "knn"
     pred = read_catalog(tmp_path / "predictions_test.csv")
     assert {"object_id", "mjd", "band", "mag", "predicted", "persistence"} <= set(pred.names)
+    # evaluate rebuilds the same data (saved scalers, bands, graph) and reproduces the test metrics
+    ev = tmp_path / "eval"
+    res = run_cli("evaluate", f"ckpt_path={s['best_checkpoint']}", f"hydra.run.dir={ev}")
+    assert res.returncode == 0, res.stderr[-2000:]
+    e = read_summary(ev)
+    assert e["metrics"]["test/mae"] == pytest.approx(s["metrics"]["test/mae"], rel=1e-5)
 
 
 def test_cli_incompatible_pair_is_one_line(run_cli, tmp_path):
