@@ -141,7 +141,7 @@ def test_model_config_picks_its_default_task_and_task_override_wins():
 
     from astrolab.config import conf_dir
 
-    with initialize_config_dir(str(conf_dir()), version_base=None):
+    with initialize_config_dir(config_dir=str(conf_dir())):
         cfg = compose("train", overrides=["model=temporal_gnn", "dataset=lightcurves", "paths.run_dir=/tmp/x"])
         assert cfg.task._target_.endswith("TimeSeriesClassification")
         assert cfg.dataset.graph.type == "none"
