@@ -5,6 +5,8 @@ from astrolab.tasks.base import Task
 from astrolab.tasks.classification import ClassificationTask, NodeClassification
 from astrolab.tasks.graph import AnomalyDetection, GraphClassification, GraphRegression
 from astrolab.tasks.regression import NodeRegression, RegressionTask
+from astrolab.tasks.temporal import Forecasting, TimeSeriesClassification
 
 __all__ = ["Task", "ClassificationTask", "RegressionTask", "NodeClassification", "NodeRegression",
-           "GraphClassification", "GraphRegression", "AnomalyDetection"]
+           "GraphClassification", "GraphRegression", "AnomalyDetection", "TimeSeriesClassification",
+           "Forecasting"]

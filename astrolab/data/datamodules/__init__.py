@@ -2,6 +2,7 @@
 
 from astrolab.data.datamodules.clusters import StarGroupsDataModule
 from astrolab.data.datamodules.gaia import GaiaDataModule
+from astrolab.data.datamodules.lightcurves import LightCurveDataModule
 from astrolab.data.datamodules.node import NodeGraphDataModule
 
-__all__ = ["GaiaDataModule", "NodeGraphDataModule", "StarGroupsDataModule"]
+__all__ = ["GaiaDataModule", "LightCurveDataModule", "NodeGraphDataModule", "StarGroupsDataModule"]
