@@ -8,10 +8,12 @@ from astrolab.models.components import (
     create_output_head,
 )
 from astrolab.models.core import AstroBaseModel
+from astrolab.models.multimodal import AstroMultiModalModel
 from astrolab.models.node_gnn import AstroNodeGNN
 
 __all__ = [
     "AstroBaseModel",
+    "AstroMultiModalModel",
     "AstroNodeGNN",
     "ClassificationHead",
     "EnhancedMLPBlock",

@@ -58,7 +58,7 @@ class SDSSDataModule(L.LightningDataModule):
         target: label column; ``None``: ``class`` for classification, ``z`` for regression.
         classes: keep only these classes (e.g. ``[GALAXY]`` for a galaxy photo-z), ``None``: all.
         n_objects / seed / spectra_fraction: the embedded sample.
-        spectrum_rebin: integer rebinning of the 69 km/s SDSS pixels (4 → 3841 pixels become 960).
+        spectrum_rebin: integer rebinning of the 69 km/s SDSS pixels (8 → 3841 pixels become 480).
         batch_size: objects per batch. columns: ``{SkyServer name: your column}``.
         split / class_weights / task_kind / cache_dir / fixed / evaluate_all: as for every data module.
     """
@@ -67,7 +67,7 @@ class SDSSDataModule(L.LightningDataModule):
 
     def __init__(self, path: str | None = None, spectra: bool = True, spectra_path: str | None = None,
                  target: str | None = None, classes: list[str] | None = None, n_objects: int = 6000,
-                 seed: int = 0, spectra_fraction: float = 0.3, spectrum_rebin: int = 4,
+                 seed: int = 0, spectra_fraction: float = 0.3, spectrum_rebin: int = 8,
                  batch_size: int = 256, columns: dict[str, str | None] | None = None,
                  split: dict[str, Any] | None = None, class_weights: str = "auto",
                  task_kind: str = "classification", cache_dir: str | None = None, use_cache: bool = True,
