@@ -221,7 +221,7 @@ def create_survey_specific_model(survey: str, task: Any = None, num_features: in
     if name == "sdss":
         from astrolab.data.surveys.sdss import BANDS
 
-        n_feat = num_features or (5 * len(BANDS) - 1 + 1)
+        n_feat = num_features or (4 * len(BANDS) - 1 + 1)  # mags, colours, psf-model, log errors, petroRad
         return AstroMultiModalModel(task=task or "classification", num_features=n_feat,
                                     num_classes=num_classes or 3, **kwargs)
     if name == "gaia":
