@@ -60,8 +60,8 @@ class AstroMultiModalModel(AstroBaseModel):
     data_kinds = ("objects",)
 
     def __init__(self, task: Any = None, num_features: int | None = None, num_classes: int | None = None,
-                 hidden_dim: int = 128, photometric_layers: int = 3, spectral_channels: Sequence[int] = (16, 32, 64),
-                 kernel_size: int = 7, fusion: str = "gated", heads: int = 4, use_spectra: bool = True,
+                 hidden_dim: int = 64, photometric_layers: int = 3, spectral_channels: Sequence[int] = (8, 16, 32),
+                 kernel_size: int = 5, fusion: str = "gated", heads: int = 4, use_spectra: bool = True,
                  spatial: bool = False, spatial_k: int = 8, dropout: float = 0.1, **kwargs: Any) -> None:
         spectral_channels = [int(c) for c in spectral_channels]  # plain list in checkpoints (weights_only)
         super().__init__(task=task, num_features=num_features, num_classes=num_classes, hidden_dim=hidden_dim,

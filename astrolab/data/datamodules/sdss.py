@@ -68,7 +68,7 @@ class SDSSDataModule(L.LightningDataModule):
     def __init__(self, path: str | None = None, spectra: bool = True, spectra_path: str | None = None,
                  target: str | None = None, classes: list[str] | None = None, n_objects: int = 6000,
                  seed: int = 0, spectra_fraction: float = 0.3, spectrum_rebin: int = 8,
-                 batch_size: int = 256, columns: dict[str, str | None] | None = None,
+                 batch_size: int = 512, columns: dict[str, str | None] | None = None,
                  split: dict[str, Any] | None = None, class_weights: str = "auto",
                  task_kind: str = "classification", cache_dir: str | None = None, use_cache: bool = True,
                  fixed: dict[str, Any] | None = None, evaluate_all: bool = False) -> None:
