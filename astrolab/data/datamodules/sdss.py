@@ -60,6 +60,7 @@ class SDSSDataModule(L.LightningDataModule):
         n_objects / seed / spectra_fraction: the embedded sample.
         spectrum_rebin: integer rebinning of the 69 km/s SDSS pixels (8 → 3841 pixels become 480).
         batch_size: objects per batch. columns: ``{SkyServer name: your column}``.
+        n_stars: alias of ``n_objects`` (``debug=fast`` sets ``dataset.n_stars`` for every dataset).
         split / class_weights / task_kind / cache_dir / fixed / evaluate_all: as for every data module.
     """
 
@@ -71,9 +72,13 @@ class SDSSDataModule(L.LightningDataModule):
                  batch_size: int = 512, columns: dict[str, str | None] | None = None,
                  split: dict[str, Any] | None = None, class_weights: str = "auto",
                  task_kind: str = "classification", cache_dir: str | None = None, use_cache: bool = True,
-                 fixed: dict[str, Any] | None = None, evaluate_all: bool = False) -> None:
+                 fixed: dict[str, Any] | None = None, evaluate_all: bool = False,
+                 n_stars: int | None = None) -> None:
         super().__init__()
         from astrolab.data.cache import default_cache_dir
+
+        if n_stars is not None:  # the global debug configs size samples with dataset.n_stars
+            n_objects = n_stars
 
         self.path = None if path in (None, "", "null") else str(path)
         self.use_spectra = bool(spectra)
