@@ -233,6 +233,12 @@ def test_cli_classification_end_to_end(run_cli, tmp_path):
     with open(run_dir / "predictions_test.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == s["data"]["split_sizes"]["test"] and int(rows[0]["objid"]) > 2**53
+    # evaluate restores scaler, class names and task from the checkpoint and reproduces the test metrics
+    eval_dir = tmp_path / "eval"
+    res = run_cli("evaluate", f"ckpt_path={s['best_checkpoint']}", f"hydra.run.dir={eval_dir}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    e = read_summary(eval_dir)["metrics"]
+    assert e["test/acc"] == pytest.approx(m["test/acc"], abs=1e-6)
 
 
 def test_cli_photo_z_end_to_end_photometry_only(run_cli, tmp_path):
