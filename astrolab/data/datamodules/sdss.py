@@ -31,7 +31,7 @@ from tensordict import TensorDict
 from astrolab.data.io import read_catalog
 from astrolab.data.splits import split_masks
 from astrolab.data.surveys.common import encode_labels
-from astrolab.data.surveys.sdss import BANDS, LABEL_COLUMNS, apply_sdss_schema, prepare_spectra
+from astrolab.data.surveys.sdss import BANDS, apply_sdss_schema, prepare_spectra
 from astrolab.errors import CatalogNotFoundError, ConfigError, DataError
 
 log = logging.getLogger(__name__)
