@@ -106,3 +106,21 @@ def test_grid_multirun(run_cli, tmp_path):
     assert sorted(s["model"] for s in summaries) == ["gcn", "mlp"]
     dirs = sorted(p.name for p in (tmp_path / "sweep").iterdir() if p.is_dir() and p.name[0].isdigit())
     assert any("model-gcn" in d for d in dirs), dirs
+
+
+def test_node_regression_reports_physical_units(run_cli, tmp_path):
+    run_dir = tmp_path / "reg"
+    proc = run_cli("train", "model=sage", "task=node_regression", "dataset.target=radial_velocity", "debug=fast",
+                   "trainer.max_epochs=5", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    s = read_summary(run_dir)
+    m = s["metrics"]
+    assert {"test/mae", "test/rmse", "test/r2", "baseline/rmse"} <= set(m)
+    assert 1.0 < m["baseline/rmse"] < 200.0  # km/s: the spread of radial velocities, not standard units
+    assert s["monitor"]["metric"] == "val/rmse"
+
+
+def test_normal_run_prints_no_warnings(trained):
+    _, proc = trained
+    noisy = [ln for ln in proc.stderr.splitlines() if "Warning" in ln or "deprecated" in ln.lower()]
+    assert not noisy, noisy

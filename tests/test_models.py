@@ -102,3 +102,16 @@ def test_default_task_from_name_uses_shipped_config():
     model = AstroNodeGNN(num_features=4, num_classes=5, conv_type="gcn", hidden_dim=8)
     assert model.task.name == "node_classification" and model.num_outputs == 5
     assert model.monitor == "val/f1_macro" and model.mode == "max"
+
+
+@pytest.mark.parametrize("conv", ["gcn", "gat", "sage", "gin"])
+def test_bf16_autocast_on_cpu(conv):
+    """trainer.precision=bf16-mixed runs the forward pass under CPU autocast."""
+    model = AstroNodeGNN(task=NodeClassification(num_classes=3), num_features=5, conv_type=conv, hidden_dim=16)
+    batch = _graph()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(batch)
+        loss = model.criterion(out.float(), batch["nodes", "y"])
+    loss.backward()
+    assert torch.isfinite(out.float()).all() and torch.isfinite(loss)
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())

@@ -196,28 +196,23 @@ def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
                      columns=kept, rows=rows, file_columns=found, n_input=n, cut_counts=counts)
 
 
-def graph_space(table: GaiaTable, space: str, feature_mean: np.ndarray | None = None,
-                feature_std: np.ndarray | None = None, train: np.ndarray | None = None) -> np.ndarray:
-    """Coordinates the kNN graph is built in (see module docstring)."""
+def graph_space(table: GaiaTable, space: str) -> np.ndarray:
+    """Coordinates the kNN graph is built in (see module docstring); the data module standardises
+    them with training-split statistics, except ``xyz`` which stays in parsec."""
     c = table.columns
     if space == "xyz":
         return table.features[:, :3]
     if space == "features":
-        pts = table.features
-    elif space == "astrometry":
+        return table.features
+    if space == "astrometry":
         ra0 = np.rad2deg(np.angle(np.mean(np.exp(1j * np.deg2rad(c["ra"])))))
         dra = (c["ra"] - ra0 + 180.0) % 360.0 - 180.0
-        pts = np.column_stack([dra * np.cos(np.deg2rad(c["dec"])), c["dec"], c["parallax"], c["pmra"], c["pmdec"]])
-    elif space == "xyz_pm":
-        pts = np.column_stack([table.features[:, :3], c["pmra"], c["pmdec"]])
-    else:
-        from astrolab.errors import ConfigError
+        return np.column_stack([dra * np.cos(np.deg2rad(c["dec"])), c["dec"], c["parallax"], c["pmra"], c["pmdec"]])
+    if space == "xyz_pm":
+        return np.column_stack([table.features[:, :3], c["pmra"], c["pmdec"]])
+    from astrolab.errors import ConfigError
 
-        raise ConfigError(f"unknown dataset.graph.space '{space}'; use one of {', '.join(GRAPH_SPACES)}")
-    ref = pts if train is None else pts[train]
-    mean, std = ref.mean(0), ref.std(0)
-    std[std == 0] = 1.0
-    return (pts - mean) / std
+    raise ConfigError(f"unknown dataset.graph.space '{space}'; use one of {', '.join(GRAPH_SPACES)}")
 
 
 def describe_columns() -> dict[str, Any]:
