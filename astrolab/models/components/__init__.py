@@ -18,6 +18,8 @@ _LAZY: dict[str, str] = {
     "RegressionHead": "heads",
     "create_output_head": "heads",
     "EnhancedMLPBlock": "mlp",
+    "GraphPooling": "pooling",
+    "POOLINGS": "pooling",
     "ModernPointNetEncoder": "pointnet",
     "CosmicWebEncoder": "cosmic_web",
     "AdvancedTemporalEncoder": "temporal",
