@@ -182,6 +182,7 @@ def test_create_survey_specific_model():
     z = create_survey_specific_model("sdss", task="photo_z")
     assert z.eval()(_batch()).shape == (12,)
     assert isinstance(create_survey_specific_model("gaia"), AstroNodeGNN)
+    assert type(create_survey_specific_model("lightcurves")).__name__ == "AstroTemporalGNN"
     with pytest.raises(ConfigError, match="sdss"):
         create_survey_specific_model("hubble")
 
