@@ -163,12 +163,15 @@ def _read_table(path: Path, fmt: str):
     return Table.read(path, format=fmt)
 
 
-def read_catalog(path: str | os.PathLike, progress: bool | None = None) -> Catalog:
+def read_catalog(path: str | os.PathLike, progress: bool | None = None, multidim: bool = False) -> Catalog:
     """Read a catalog file into a :class:`Catalog`.
 
     Args:
         path: CSV/TSV, ECSV, FITS, VOTable or Parquet file (``.gz`` allowed for text formats).
         progress: show a progress indicator; default: only for files larger than 50 MB.
+        multidim: keep numeric array columns (e.g. a spectrum per row, FITS ``flux[3841]``) as
+            ``[n_rows, ...]`` tensors in their own dtype (float32 stays float32); by default they are
+            skipped.
 
     Raises:
         CatalogNotFoundError: the file does not exist.
@@ -206,7 +209,14 @@ def read_catalog(path: str | os.PathLike, progress: bool | None = None) -> Catal
         unit = getattr(col, "unit", None)
         units[name] = None if unit is None else str(unit)
         if col.ndim > 1:
-            log.debug("skipping multidimensional column '%s'", name)
+            values = np.asarray(col)
+            if multidim and values.dtype.kind in "fiub":
+                arr = np.ascontiguousarray(values)
+                if arr.dtype.byteorder not in ("=", "|"):
+                    arr = arr.astype(arr.dtype.newbyteorder("="))
+                numeric[name] = torch.from_numpy(arr)
+            else:
+                log.debug("skipping multidimensional column '%s'", name)
             continue
         mask = np.asarray(getattr(col, "mask", np.zeros(n_rows, bool)), dtype=bool)
         values = np.asarray(col)

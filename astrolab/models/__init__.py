@@ -20,6 +20,7 @@ _LAZY: dict[str, str] = {
     "AstroPointNet": "astrolab.models.point_net",
     "AstroCosmicWebGNN": "astrolab.models.cosmic_web_gnn",
     "AstroTemporalGNN": "astrolab.models.temporal_gnn",
+    "AstroMultiModalModel": "astrolab.models.multimodal",
     # factories
     "create_model": "astrolab.models.factory",
     "create_model_for_task": "astrolab.models.factory",

@@ -4,9 +4,10 @@ where the targets live in a batch, and the metric a run monitors (``monitor``/``
 from astrolab.tasks.base import Task
 from astrolab.tasks.classification import ClassificationTask, NodeClassification
 from astrolab.tasks.graph import AnomalyDetection, GraphClassification, GraphRegression
+from astrolab.tasks.objects import ObjectClassification, PhotoZ
 from astrolab.tasks.regression import NodeRegression, RegressionTask
 from astrolab.tasks.temporal import Forecasting, TimeSeriesClassification
 
 __all__ = ["Task", "ClassificationTask", "RegressionTask", "NodeClassification", "NodeRegression",
            "GraphClassification", "GraphRegression", "AnomalyDetection", "TimeSeriesClassification",
-           "Forecasting"]
+           "Forecasting", "ObjectClassification", "PhotoZ"]

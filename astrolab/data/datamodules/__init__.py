@@ -4,5 +4,7 @@ from astrolab.data.datamodules.clusters import StarGroupsDataModule
 from astrolab.data.datamodules.gaia import GaiaDataModule
 from astrolab.data.datamodules.lightcurves import LightCurveDataModule
 from astrolab.data.datamodules.node import NodeGraphDataModule
+from astrolab.data.datamodules.sdss import SDSSDataModule
 
-__all__ = ["GaiaDataModule", "LightCurveDataModule", "NodeGraphDataModule", "StarGroupsDataModule"]
+__all__ = ["GaiaDataModule", "LightCurveDataModule", "NodeGraphDataModule", "SDSSDataModule",
+           "StarGroupsDataModule"]

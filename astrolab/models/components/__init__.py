@@ -28,6 +28,7 @@ _LAZY: dict[str, str] = {
     "SpectralEncoder": "spectral",
     "SpatialAttention": "spatial_attention",
     "MultiModalFusion": "fusion",
+    "FUSION_MODES": "fusion",
     # losses, augmentation, mixins
     "FocalLoss": "losses",
     "HeteroscedasticGaussianNLL": "losses",

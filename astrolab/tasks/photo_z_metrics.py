@@ -1,0 +1,78 @@
+"""Photometric-redshift metrics as torchmetrics ``Metric``s (states gathered across processes).
+
+With Δz = z_phot − z_spec:
+
+* ``SigmaNMAD``: 1.48 × median(|Δz − median(Δz)| / (1 + z_spec)) (normalised median absolute deviation,
+  e.g. Ilbert et al. 2006, A&A 457, 841; Brammer et al. 2008);
+* ``OutlierFraction``: fraction with |Δz| / (1 + z_spec) > 0.15 (catastrophic outliers);
+* ``PhotoZBias``: mean of Δz / (1 + z_spec).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torchmetrics import Metric
+from torchmetrics.utilities.data import dim_zero_cat
+
+
+class _DeltaZ(Metric):
+    """Collects (z_phot, z_spec) pairs."""
+
+    is_differentiable = False
+    full_state_update = False
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.add_state("pred", default=[], dist_reduce_fx="cat")
+        self.add_state("target", default=[], dist_reduce_fx="cat")
+
+    def update(self, pred: Tensor, target: Tensor) -> None:
+        self.pred.append(pred.detach().reshape(-1).double())
+        self.target.append(target.detach().reshape(-1).double())
+
+    def _pairs(self) -> tuple[Tensor, Tensor]:
+        if not self.pred:
+            return torch.zeros(0, dtype=torch.float64), torch.zeros(0, dtype=torch.float64)
+        return dim_zero_cat(self.pred), dim_zero_cat(self.target)
+
+
+class SigmaNMAD(_DeltaZ):
+    """1.48 × median(|Δz − median(Δz)| / (1 + z)); lower is better."""
+
+    higher_is_better = False
+
+    def compute(self) -> Tensor:
+        pred, z = self._pairs()
+        if len(z) == 0:
+            return torch.tensor(float("nan"))
+        dz = pred - z
+        # torch.median returns the lower of the two middle values; use the mean of both (numpy convention)
+        med = torch.quantile(dz, 0.5)
+        return (1.48 * torch.quantile((dz - med).abs() / (1 + z), 0.5)).float()
+
+
+class OutlierFraction(_DeltaZ):
+    """Fraction of objects with |Δz| / (1 + z) above ``threshold`` (0.15)."""
+
+    higher_is_better = False
+
+    def __init__(self, threshold: float = 0.15, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.threshold = float(threshold)
+
+    def compute(self) -> Tensor:
+        pred, z = self._pairs()
+        if len(z) == 0:
+            return torch.tensor(float("nan"))
+        return ((pred - z).abs() / (1 + z) > self.threshold).double().mean().float()
+
+
+class PhotoZBias(_DeltaZ):
+    """Mean of Δz / (1 + z)."""
+
+    def compute(self) -> Tensor:
+        pred, z = self._pairs()
+        if len(z) == 0:
+            return torch.tensor(float("nan"))
+        return ((pred - z) / (1 + z)).mean().float()
