@@ -8,14 +8,19 @@ from astrolab.models.components import (
     create_output_head,
 )
 from astrolab.models.core import AstroBaseModel
+from astrolab.models.cosmic_web_gnn import AstroCosmicWebGNN, create_cosmic_web_model
 from astrolab.models.node_gnn import AstroNodeGNN
+from astrolab.models.point_net import AstroPointNet
 
 __all__ = [
     "AstroBaseModel",
+    "AstroCosmicWebGNN",
     "AstroNodeGNN",
+    "AstroPointNet",
     "ClassificationHead",
     "EnhancedMLPBlock",
     "ModernGraphEncoder",
     "RegressionHead",
+    "create_cosmic_web_model",
     "create_output_head",
 ]

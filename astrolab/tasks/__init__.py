@@ -3,6 +3,10 @@ where the targets live in a batch, and the metric a run monitors (``monitor``/``
 
 from astrolab.tasks.base import Task
 from astrolab.tasks.classification import ClassificationTask, NodeClassification
+from astrolab.tasks.cosmic_web import CosmicWebClassification, FilamentDetection
+from astrolab.tasks.point import PointClassification, PointRegistration, PointSegmentation
 from astrolab.tasks.regression import NodeRegression, RegressionTask
 
-__all__ = ["Task", "ClassificationTask", "RegressionTask", "NodeClassification", "NodeRegression"]
+__all__ = ["Task", "ClassificationTask", "RegressionTask", "NodeClassification", "NodeRegression",
+           "PointClassification", "PointSegmentation", "PointRegistration", "CosmicWebClassification",
+           "FilamentDetection"]

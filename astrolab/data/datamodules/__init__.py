@@ -1,6 +1,8 @@
 """Lightning data modules. Every batch is one nested ``TensorDict``."""
 
+from astrolab.data.datamodules.cosmic_web import CosmicWebDataModule
 from astrolab.data.datamodules.gaia import GaiaDataModule
+from astrolab.data.datamodules.galaxies import GalaxyCloudDataModule
 from astrolab.data.datamodules.node import NodeGraphDataModule
 
-__all__ = ["GaiaDataModule", "NodeGraphDataModule"]
+__all__ = ["CosmicWebDataModule", "GaiaDataModule", "GalaxyCloudDataModule", "NodeGraphDataModule"]
