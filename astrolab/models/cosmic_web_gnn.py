@@ -39,8 +39,9 @@ class AstroCosmicWebGNN(AstroBaseModel):
     data_kinds = ("particles",)
 
     def __init__(self, task: Any = None, num_features: int | None = None, num_classes: int | None = None,
-                 scales: list[int | float] | tuple = (8, 16, 32), hidden_dim: int = 48, num_layers: int = 3,
+                 scales: list[int | float] | tuple = (8, 16, 32), hidden_dim: int = 32, num_layers: int = 2,
                  dropout: float = 0.1, fusion: str = "concat", **kwargs: Any) -> None:
+        scales = [s if isinstance(s, int) else float(s) for s in scales]  # plain types for checkpoints
         super().__init__(task=task, num_features=num_features, num_classes=num_classes, scales=list(scales),
                          hidden_dim=hidden_dim, num_layers=num_layers, dropout=dropout, fusion=fusion, **kwargs)
 

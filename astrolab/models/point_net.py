@@ -43,6 +43,8 @@ class AstroPointNet(AstroBaseModel):
                  hidden_dim: int = 32, num_centroids: list[int] | tuple[int, ...] = (256, 64), k: int = 16,
                  radius: list[float] | None = None, dropout: float = 0.2, fps_backend: str = "auto",
                  **kwargs: Any) -> None:
+        num_centroids = [int(m) for m in num_centroids]  # plain types for checkpoints
+        radius = [float(r) for r in radius] if radius is not None else None
         super().__init__(task=task, num_features=num_features, num_classes=num_classes, hidden_dim=hidden_dim,
                          num_centroids=list(num_centroids), k=k,
                          radius=list(radius) if radius is not None else None, dropout=dropout,

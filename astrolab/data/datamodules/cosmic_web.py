@@ -105,7 +105,7 @@ class CosmicWebDataModule(L.LightningDataModule):
     data_kind = "particles"
 
     def __init__(self, path: str | None = None, boxsize: float | None = 80.0, grid: int = 64,
-                 n_particles: int = 12000, spectral_index: float = -1.5, sigma_8: float = 0.9, seed: int = 0,
+                 n_particles: int = 8000, spectral_index: float = -1.5, sigma_8: float = 0.9, seed: int = 0,
                  smoothing: float = 2.5, lambda_th: float = 0.3, target: str | None = None,
                  cosmology: str = "Planck18", columns: dict[str, str | None] | None = None,
                  scales: list[int | float] | tuple = (8, 16, 32), split: dict[str, Any] | None = None,
