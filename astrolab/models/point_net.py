@@ -40,7 +40,7 @@ class AstroPointNet(AstroBaseModel):
     data_kinds = ("point_cloud",)
 
     def __init__(self, task: Any = None, num_features: int | None = None, num_classes: int | None = None,
-                 hidden_dim: int = 32, num_centroids: list[int] | tuple[int, ...] = (256, 64), k: int = 16,
+                 hidden_dim: int = 32, num_centroids: list[int] | tuple[int, ...] = (128, 32), k: int = 16,
                  radius: list[float] | None = None, dropout: float = 0.2, fps_backend: str = "auto",
                  **kwargs: Any) -> None:
         num_centroids = [int(m) for m in num_centroids]  # plain types for checkpoints
