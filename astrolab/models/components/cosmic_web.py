@@ -37,7 +37,7 @@ def mean_operator(edge_index: Tensor, n: int) -> Tensor:
     """Sparse ``[n, n]`` matrix averaging over each target's sources (``edge_index`` ``[2, E]``)."""
     src, dst = edge_index[0], edge_index[1]
     deg = torch.bincount(dst, minlength=n).clamp(min=1).to(torch.float32)
-    a = torch.sparse_coo_tensor(torch.stack([dst, src]), 1.0 / deg[dst], (n, n))
+    a = torch.sparse_coo_tensor(torch.stack([dst, src]), 1.0 / deg[dst], (n, n), check_invariants=False)
     return a.coalesce()
 
 
