@@ -112,6 +112,9 @@ class GalaxyCloudDataModule(L.LightningDataModule):
         self.task_kind, self.task_name = task_kind, task_name
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self.fixed = dict(fixed or {})
+        if self.fixed.get("scale_kpc"):  # evaluation: the trained model's length unit and cloud size
+            self.scale_kpc = float(self.fixed["scale_kpc"])
+            self.n_points = int(self.fixed.get("n_points", self.n_points))
         self.evaluate_all = evaluate_all
         self.num_workers = int(num_workers)
         self.data: TensorDict | None = None

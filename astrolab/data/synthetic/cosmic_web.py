@@ -132,7 +132,6 @@ def generate_cosmic_web_table(boxsize: float = 80.0, grid: int = 64, n_particles
                               spectral_index: float = -1.5, sigma_8: float = 0.9, smoothing: float = 2.5,
                               lambda_th: float = 0.3, seed: int = 0):
     """The tracer table (astropy ``Table``) of one Zel'dovich box labelled by the T-web."""
-    from astropy import units as u
     from astropy.table import Table
 
     delta = gaussian_random_field(grid, boxsize, spectral_index, sigma_8, seed)
