@@ -168,11 +168,30 @@ def test_galaxy_file_labels_and_registration_targets(tmp_path):
     assert torch.equal(reg.targets("test"), reg.targets("test"))  # fixed evaluation motions
 
 
-def test_incompatible_pair_fails_in_one_line(run_cli):
-    r = run_cli("train", "model=pointnet", "dataset=gaia", "task=node_classification", timeout=120)
-    assert r.returncode != 0
-    msg = r.stderr.strip().splitlines()[-1]
-    assert "model=pointnet" in msg and "galaxies" in msg
+def test_incompatible_pairs_fail_in_one_line():
+    from omegaconf import OmegaConf
+
+    from astrolab.config import conf_dir
+    from astrolab.errors import IncompatibleError
+    from astrolab.training.build import check_compatible
+
+    def cfg(model, dataset, task):
+        return OmegaConf.create({g: OmegaConf.load(conf_dir() / g / f"{n}.yaml")
+                                 for g, n in (("model", model), ("dataset", dataset), ("task", task))})
+
+    choices = {"model": "pointnet", "dataset": "gaia", "task": "node_classification"}
+    with pytest.raises(IncompatibleError) as err:
+        check_compatible(cfg("pointnet", "gaia", "node_classification"), choices)
+    msg = str(err.value)
+    assert "\n" not in msg and "model=pointnet" in msg and "galaxies" in msg
+    choices = {"model": "cosmic_web_gnn", "dataset": "cosmic_web", "task": "point_segmentation"}
+    with pytest.raises(IncompatibleError, match="cosmic_web_classification, filament_detection"):
+        check_compatible(cfg("cosmic_web_gnn", "cosmic_web", "point_segmentation"), choices)
+    choices = {"model": "gat", "dataset": "galaxies", "task": "node_classification"}
+    with pytest.raises(IncompatibleError, match="model=gat cannot read dataset=galaxies"):
+        check_compatible(cfg("_node_gnn", "galaxies", "node_classification"), choices)
+    model_cls, _, _ = check_compatible(cfg("pointnet", "galaxies", "point_registration"))
+    assert model_cls.__name__ == "AstroPointNet"
 
 
 def test_cli_point_segmentation_end_to_end(run_cli, tmp_path):
