@@ -18,11 +18,20 @@ def slug(text: str, limit: int = 60) -> str:
     return text[:limit] or "default"
 
 
+def group_listing() -> str:
+    """``group: choice, choice`` lines for ``astrolab <command> --help``."""
+    from astrolab.config import GROUPS, group_choices
+
+    return "\n".join(f"{g}: {', '.join(group_choices(g))}" for g in GROUPS if group_choices(g))
+
+
 def register_resolvers() -> None:
     from omegaconf import OmegaConf
 
     if not OmegaConf.has_resolver("astrolab_slug"):
         OmegaConf.register_resolver("astrolab_slug", slug)
+    if not OmegaConf.has_resolver("astrolab_groups"):
+        OmegaConf.register_resolver("astrolab_groups", group_listing)
 
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:

@@ -104,7 +104,7 @@ class NodeGraphDataModule(L.LightningDataModule):
         """Everything that changes the prepared graph (the cache key)."""
         return {"target": self.target, "columns": self.columns, "graph": self.graph_cfg,
                 "split": self.split_cfg, "task_kind": self.task_kind, "class_names": self.fixed_class_names,
-                "evaluate_all": self.evaluate_all, "version": 1}
+                "evaluate_all": self.evaluate_all, "version": 2}
 
     # -- preparation -------------------------------------------------------------------------------
     def _build(self) -> tuple[TensorDict, dict[str, Any]]:
@@ -139,7 +139,7 @@ class NodeGraphDataModule(L.LightningDataModule):
         t1 = time.perf_counter()
         train = masks["train"] if masks["train"].any() else np.ones(n, bool)
         pts = table.graph_points
-        if self.graph_cfg["space"] not in ("xyz",):
+        if self.graph_cfg["space"] != "xyz":
             mean, std = pts[train].mean(0), pts[train].std(0)
             std[std == 0] = 1.0
             pts = (pts - mean) / std

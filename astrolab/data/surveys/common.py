@@ -14,12 +14,14 @@ log = logging.getLogger(__name__)
 
 
 def resolve_columns(catalog, canonical: Sequence[str], required: Sequence[str],
-                    mapping: Mapping[str, str | None] | None) -> dict[str, str]:
+                    mapping: Mapping[str, str | None] | None,
+                    aliases: Mapping[str, Sequence[str]] | None = None) -> dict[str, str]:
     """Map canonical names to the file's columns.
 
     ``mapping[canonical]`` names the file column (default: the canonical name itself). Returns
     ``{canonical: file column}`` for the columns found; raises one error naming every missing
-    required column, the columns that exist, and the ``dataset.columns.X=`` fix.
+    required column, the columns that exist, and the ``dataset.columns.X=`` fix (suggesting known
+    ``aliases`` of a column, e.g. VizieR's spellings, or the closest name in the file).
     """
     mapping = dict(mapping or {})
     found: dict[str, str] = {}
@@ -34,8 +36,9 @@ def resolve_columns(catalog, canonical: Sequence[str], required: Sequence[str],
         available = list(catalog.names)
         hints = []
         for name, file_col in missing:
-            guess = difflib.get_close_matches(file_col, available, n=1, cutoff=0.5)
+            guess = [a for a in (aliases or {}).get(name, ()) if a in catalog]
             guess = guess or [c for c in available if c.lower() == file_col.lower()]
+            guess = guess or difflib.get_close_matches(file_col, available, n=1, cutoff=0.6)
             hints.append(f"dataset.columns.{name}={guess[0] if guess else '<column>'}")
         shown = ", ".join(available[:25]) + (" …" if len(available) > 25 else "")
         raise MissingColumnError(

@@ -64,6 +64,25 @@ CANONICAL_UNITS: dict[str, str | None] = {
     "ruwe": None,
 }
 CANONICAL = tuple(CANONICAL_UNITS)
+#: spellings of the canonical columns in other services (VizieR I/355, ESA archive exports, TAP
+#: aliases); used to suggest the ``dataset.columns.X=`` fix, never applied silently
+ALIASES: dict[str, tuple[str, ...]] = {
+    "source_id": ("Source", "SOURCE_ID", "source"),
+    "ra": ("RA_ICRS", "RAdeg", "RA", "ra_icrs", "RAJ2000"),
+    "dec": ("DE_ICRS", "DEdeg", "DEC", "Dec", "de_icrs", "DEJ2000"),
+    "parallax": ("Plx", "plx", "PARALLAX"),
+    "parallax_error": ("e_Plx", "plx_error", "PARALLAX_ERROR"),
+    "pmra": ("pmRA", "PMRA", "pm_ra"),
+    "pmra_error": ("e_pmRA", "PMRA_ERROR"),
+    "pmdec": ("pmDE", "PMDEC", "pm_dec"),
+    "pmdec_error": ("e_pmDE", "PMDEC_ERROR"),
+    "radial_velocity": ("RV", "HRV", "rv", "dr2_radial_velocity"),
+    "phot_g_mean_mag": ("Gmag", "GMAG", "gmag", "phot_g_mag"),
+    "phot_bp_mean_mag": ("BPmag", "BPMAG"),
+    "phot_rp_mean_mag": ("RPmag", "RPMAG"),
+    "bp_rp": ("BP-RP", "BP_RP", "bprp"),
+    "ruwe": ("RUWE",),
+}
 REQUIRED = ("ra", "dec", "parallax", "pmra", "pmdec", "phot_g_mean_mag")
 FEATURES = ("x_pc", "y_pc", "z_pc", "v_ra_kms", "v_dec_kms", "bp_rp", "abs_g_mag")
 FEATURE_INPUTS = ("ra", "dec", "parallax", "pmra", "pmdec", "phot_g_mean_mag", "bp_rp",
@@ -116,7 +135,7 @@ def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
         keep_rows: rows that must be valid for a row to be kept in addition to the cuts
             (``None``: all).
     """
-    found = resolve_columns(catalog, CANONICAL, REQUIRED, columns)
+    found = resolve_columns(catalog, CANONICAL, REQUIRED, columns, ALIASES)
     for extra in extra_required:
         if extra not in catalog:
             resolve_columns(catalog, [extra], [extra], None)
@@ -130,7 +149,7 @@ def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
         if "phot_bp_mean_mag" in cols and "phot_rp_mean_mag" in cols:
             cols["bp_rp"] = cols["phot_bp_mean_mag"] - cols["phot_rp_mean_mag"]
         else:
-            resolve_columns(catalog, ["bp_rp"], ["bp_rp"], columns)
+            resolve_columns(catalog, ["bp_rp"], ["bp_rp"], columns, ALIASES)
     if "source_id" in found:
         ids = catalog.data[found["source_id"]].numpy()
         if ids.dtype.kind != "i":
@@ -177,28 +196,23 @@ def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
                      columns=kept, rows=rows, file_columns=found, n_input=n, cut_counts=counts)
 
 
-def graph_space(table: GaiaTable, space: str, feature_mean: np.ndarray | None = None,
-                feature_std: np.ndarray | None = None, train: np.ndarray | None = None) -> np.ndarray:
-    """Coordinates the kNN graph is built in (see module docstring)."""
+def graph_space(table: GaiaTable, space: str) -> np.ndarray:
+    """Coordinates the kNN graph is built in (see module docstring); the data module standardises
+    them with training-split statistics, except ``xyz`` which stays in parsec."""
     c = table.columns
     if space == "xyz":
         return table.features[:, :3]
     if space == "features":
-        pts = table.features
-    elif space == "astrometry":
+        return table.features
+    if space == "astrometry":
         ra0 = np.rad2deg(np.angle(np.mean(np.exp(1j * np.deg2rad(c["ra"])))))
         dra = (c["ra"] - ra0 + 180.0) % 360.0 - 180.0
-        pts = np.column_stack([dra * np.cos(np.deg2rad(c["dec"])), c["dec"], c["parallax"], c["pmra"], c["pmdec"]])
-    elif space == "xyz_pm":
-        pts = np.column_stack([table.features[:, :3], c["pmra"], c["pmdec"]])
-    else:
-        from astrolab.errors import ConfigError
+        return np.column_stack([dra * np.cos(np.deg2rad(c["dec"])), c["dec"], c["parallax"], c["pmra"], c["pmdec"]])
+    if space == "xyz_pm":
+        return np.column_stack([table.features[:, :3], c["pmra"], c["pmdec"]])
+    from astrolab.errors import ConfigError
 
-        raise ConfigError(f"unknown dataset.graph.space '{space}'; use one of {', '.join(GRAPH_SPACES)}")
-    ref = pts if train is None else pts[train]
-    mean, std = ref.mean(0), ref.std(0)
-    std[std == 0] = 1.0
-    return (pts - mean) / std
+    raise ConfigError(f"unknown dataset.graph.space '{space}'; use one of {', '.join(GRAPH_SPACES)}")
 
 
 def describe_columns() -> dict[str, Any]:

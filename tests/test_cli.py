@@ -1,0 +1,100 @@
+"""The astrolab command: fast torch-free help, one-line user errors with non-zero exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from tests.conftest import astrolab_exe
+
+
+def test_help_lists_commands_and_choices_without_torch():
+    code = ("import sys; from astrolab.cli import main; rc = main(['--help']); "
+            "assert 'torch' not in sys.modules, 'torch imported'; "
+            "assert 'lightning' not in sys.modules; sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "train" in out and "evaluate" in out
+    assert "gat, gcn, gin, mlp, sage" in out.replace("\n", " ") or all(m in out for m in ("gat", "gcn", "sage"))
+    assert "dataset" in out and "gaia" in out
+
+
+def test_help_is_fast():
+    exe = astrolab_exe()
+    subprocess.run([exe, "--help"], capture_output=True)  # warm the file cache
+    t0 = time.perf_counter()
+    proc = subprocess.run([exe, "--help"], capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    assert proc.returncode == 0
+    assert elapsed < 1.5, f"astrolab --help took {elapsed:.2f} s"
+
+
+def _one_line_error(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode != 0
+    err = [ln for ln in proc.stderr.splitlines() if ln.strip() and "[INFO]" not in ln and "Warning" not in ln]
+    assert len(err) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return err[0]
+
+
+def test_unknown_choice(run_cli):
+    line = _one_line_error(run_cli("train", "model=gatt"))
+    assert "model=gat" in line and "gcn" in line
+
+
+def test_unknown_command(run_cli):
+    line = _one_line_error(run_cli("trian"))
+    assert "train" in line
+
+
+def test_missing_catalog(run_cli, tmp_path):
+    line = _one_line_error(run_cli("train", f"dataset.path={tmp_path}/nope.fits", f"hydra.run.dir={tmp_path}/r"))
+    assert "nope.fits" in line and "dataset.path" in line
+
+
+def test_missing_column_names_the_fix(run_cli, tmp_path):
+    path = tmp_path / "viz.csv"
+    path.write_text("RA_ICRS,DE_ICRS,Plx,pmRA,pmDE,Gmag,BP-RP,label\n1,2,3,4,5,6,7,a\n")
+    line = _one_line_error(run_cli("train", f"dataset.path={path}", "dataset.target=label",
+                                   f"hydra.run.dir={tmp_path}/r"))
+    assert "missing required column" in line and "dataset.columns.ra=RA_ICRS" in line
+    assert "RA_ICRS" in line
+
+
+def test_bad_checkpoints(run_cli, tmp_path):
+    line = _one_line_error(run_cli("evaluate", f"ckpt_path={tmp_path}/none.ckpt", f"hydra.run.dir={tmp_path}/e1"))
+    assert "not found" in line
+    junk = tmp_path / "junk.ckpt"
+    junk.write_bytes(b"\x00not a checkpoint")
+    line = _one_line_error(run_cli("evaluate", f"ckpt_path={junk}", f"hydra.run.dir={tmp_path}/e2"))
+    assert "not a readable astrolab checkpoint" in line
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"state_dict": {}}, foreign)
+    line = _one_line_error(run_cli("evaluate", f"ckpt_path={foreign}", f"hydra.run.dir={tmp_path}/e3"))
+    assert "not an astrolab checkpoint" in line
+
+
+def test_pickled_code_in_checkpoint_is_not_executed(run_cli, tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    evil = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "astrolab": Evil()}, evil)
+    line = _one_line_error(run_cli("evaluate", f"ckpt_path={evil}", f"hydra.run.dir={tmp_path}/e4"))
+    assert "checkpoint" in line
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("debug", ["1"])
+def test_debug_shows_traceback(run_cli, tmp_path, debug):
+    proc = run_cli("evaluate", f"ckpt_path={tmp_path}/none.ckpt", f"hydra.run.dir={tmp_path}/e5",
+                   env={"ASTROLAB_DEBUG": debug})
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
