@@ -171,7 +171,7 @@ def test_filament_detection_task_binarises_and_baseline():
 def test_cli_cosmic_web_end_to_end(run_cli, tmp_path):
     run_dir = tmp_path / "run"
     r = run_cli("train", "model=cosmic_web_gnn", "dataset=cosmic_web", "task=filament_detection",
-                "dataset.boxsize=40", "dataset.grid=24", "dataset.n_particles=1500", "model.scales=[4,8]",
+                "debug=fast", "dataset.n_particles=1500", "dataset.grid=24", "model.scales=[4,8]",
                 "model.hidden_dim=8", "trainer.max_epochs=2", "trainer.enable_model_summary=false",
                 f"hydra.run.dir={run_dir}", timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -180,5 +180,6 @@ def test_cli_cosmic_web_end_to_end(run_cli, tmp_path):
     for k in ("test/f1", "test/auroc", "baseline/f1", "baseline/auroc"):
         assert 0.0 <= m[k] <= 1.0, k
     assert set(s["data"]["graphs"]) == {"edges_k4", "edges_k8"}      # the dataset followed model.scales
-    assert s["data"]["split"].startswith("slabs")
+    assert s["data"]["split"].startswith("slabs") and s["data"]["boxsize_mpc_h"] == 40.0
+    assert s["data"]["n_particles"] == 1500
     assert (run_dir / "predictions_test.csv").exists()

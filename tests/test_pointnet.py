@@ -196,15 +196,13 @@ def test_incompatible_pairs_fail_in_one_line():
 
 def test_cli_point_segmentation_end_to_end(run_cli, tmp_path):
     run_dir = tmp_path / "run"
-    r = run_cli("train", "model=pointnet", "dataset=galaxies", "task=point_segmentation",
-                "dataset.n_clouds=30", "dataset.n_points_generated=128", "dataset.n_points=128",
-                "dataset.batch_size=8", "model.num_centroids=[32,8]", "model.k=8", "model.hidden_dim=8",
-                "trainer.max_epochs=2", "trainer.enable_model_summary=false", f"hydra.run.dir={run_dir}",
-                timeout=300)
+    r = run_cli("train", "model=pointnet", "dataset=galaxies", "task=point_segmentation", "debug=fast",
+                "trainer.max_epochs=2", "model.num_centroids=[32,8]", "model.k=8", "model.hidden_dim=8",
+                f"hydra.run.dir={run_dir}", timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     s = read_summary(run_dir)
     m = s["metrics"]
     for k in ("test/acc", "test/miou", "baseline/acc", "baseline/miou"):
         assert 0.0 <= m[k] <= 1.0, k
-    assert s["data"]["n_points"] == 128 and s["data"]["split"] == "by cloud"
+    assert s["data"]["n_points"] == 256 and s["data"]["n_clouds"] == 30 and s["data"]["split"] == "by cloud"
     assert (run_dir / "predictions_test.csv").exists()

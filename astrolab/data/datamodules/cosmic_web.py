@@ -100,6 +100,7 @@ class CosmicWebDataModule(L.LightningDataModule):
         scales: neighbour graphs to build (ints: k; floats: radius in Mpc/h).
         split: ``{val, test, buffer}`` (slab fractions along x and the buffer in Mpc/h).
         task_kind / task_name / fixed / evaluate_all: the data-module protocol.
+        n_stars: set by ``debug=fast``: at most ``n_stars`` tracers from a 32³ grid in a 40 Mpc/h box.
     """
 
     data_kind = "particles"
@@ -111,7 +112,7 @@ class CosmicWebDataModule(L.LightningDataModule):
                  scales: list[int | float] | tuple = (8, 16, 32), split: dict[str, Any] | None = None,
                  task_kind: str = "classification", task_name: str = "cosmic_web_classification",
                  cache_dir: str | None = None, use_cache: bool = True, fixed: dict[str, Any] | None = None,
-                 evaluate_all: bool = False, user_boxsize: float | None = None) -> None:
+                 evaluate_all: bool = False, user_boxsize: float | None = None, n_stars: int | None = None) -> None:
         super().__init__()
         from astrolab.data.cache import default_cache_dir
 
@@ -122,6 +123,10 @@ class CosmicWebDataModule(L.LightningDataModule):
         self.grid, self.n_particles = int(grid), int(n_particles)
         self.spectral_index, self.sigma_8, self.seed = float(spectral_index), float(sigma_8), int(seed)
         self.smoothing, self.lambda_th = float(smoothing), float(lambda_th)
+        if n_stars is not None and self.path is None:  # debug=fast: a small box
+            self.n_particles = min(self.n_particles, int(n_stars))
+            self.grid = min(self.grid, 32)
+            self.boxsize = min(self.boxsize or 40.0, 40.0)
         self.user_boxsize = float(user_boxsize) if user_boxsize not in (None, "null", 0) else None
         self.target = target
         self.cosmology = cosmology

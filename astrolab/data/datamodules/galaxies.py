@@ -82,6 +82,8 @@ class GalaxyCloudDataModule(L.LightningDataModule):
         fixed / evaluate_all: see the data-module protocol (evaluation with saved preprocessing).
         cache_dir / use_cache: where the embedded sample is written (nothing else is cached: reading
             and resampling take about a second).
+        n_stars: set by ``debug=fast``: shrinks the embedded sample to ``n_stars / 100`` clouds (at least
+            20) of 256 points.
     """
 
     data_kind = "point_cloud"
@@ -93,7 +95,7 @@ class GalaxyCloudDataModule(L.LightningDataModule):
                  augment: bool = True, batch_size: int = 32, split: dict[str, Any] | None = None,
                  task_kind: str = "classification", task_name: str = "point_classification",
                  cache_dir: str | None = None, use_cache: bool = True, fixed: dict[str, Any] | None = None,
-                 evaluate_all: bool = False, num_workers: int = 0) -> None:
+                 evaluate_all: bool = False, num_workers: int = 0, n_stars: int | None = None) -> None:
         super().__init__()
         from astrolab.data.cache import default_cache_dir
 
@@ -102,6 +104,9 @@ class GalaxyCloudDataModule(L.LightningDataModule):
         self.path = None if path in (None, "", "null") else str(path)
         self.n_clouds, self.n_points_generated, self.seed = int(n_clouds), int(n_points_generated), int(seed)
         self.n_points = int(n_points)
+        if n_stars is not None and self.path is None:  # debug=fast: a small embedded sample
+            self.n_clouds = max(20, min(self.n_clouds, int(n_stars) // 100))
+            self.n_points_generated = self.n_points = min(self.n_points, 256)
         self.scale_kpc = float(scale_kpc)
         self.columns = {k: v for k, v in dict(columns or {}).items() if v}
         self.cloud_target, self.point_target = cloud_target, point_target
