@@ -5,9 +5,12 @@ Reads ``batch["points", "pos"]`` ``[B, N, 3]`` and ``batch["points", "x"]`` ``[B
 
 - ``point_classification``: global feature → head → ``[B, C]``.
 - ``point_segmentation``: feature propagation → per-point head → ``[B, N, C]``.
-- ``point_registration``: one shared (siamese) encoder for the moved cloud and its reference; the two
-  global features are concatenated and a head returns 9 numbers (6-D rotation code + translation),
-  in the manner of PCRNet (Sarode et al. 2019).
+- ``point_registration``: both clouds are centred on their centroids and go through one shared (siamese)
+  encoder with feature propagation; per-point embeddings give soft correspondences (softmax of the
+  scaled dot products), and the rotation is the weighted Procrustes/Kabsch solution (SVD) between the
+  moved cloud and its soft-matched reference points, as in Deep Closest Point (Wang & Solomon 2019).
+  The translation follows from the centroids, ``t = c_ref - R c_src``. The output is the task's 9
+  numbers (the rotation's first two rows = its 6-D code, then ``t``).
 """
 
 from __future__ import annotations
@@ -52,28 +55,41 @@ class AstroPointNet(AstroBaseModel):
 
     def configure_models(self) -> None:
         hp = self.hparams
+        per_point = self.task.name in ("point_segmentation", "point_registration")
         self.encoder = ModernPointNetEncoder(self.num_features, hp.hidden_dim, hp.num_centroids, hp.k,
-                                             hp.radius, per_point=self.task.name == "point_segmentation",
-                                             fps_backend=hp.fps_backend)
-        if self.task.name == "point_segmentation":
-            in_dim = self.encoder.point_dim
-        elif self.task.name == "point_registration":
-            in_dim = 2 * self.encoder.global_dim
-        else:
-            in_dim = self.encoder.global_dim
+                                             hp.radius, per_point=per_point, fps_backend=hp.fps_backend)
+        if self.task.name == "point_registration":
+            self.head = torch.nn.Linear(self.encoder.point_dim, self.encoder.point_dim)  # matching embedding
+            return
+        in_dim = self.encoder.point_dim if per_point else self.encoder.global_dim
         self.head = create_output_head(self.task, in_dim, dropout=hp.dropout)
 
     def forward(self, batch) -> Tensor:
         pos = batch["points", "pos"]
         feat = batch["points", "x"]
         if self.task.name == "point_registration":
-            ref = batch["points", "ref"]
-            both_pos = torch.cat([pos, ref], 0)
-            both_feat = torch.cat([feat, batch["points", "ref_x"]], 0)
-            g, _ = self.encoder(both_pos, both_feat)
-            b = pos.shape[0]
-            return self.head(torch.cat([g[:b], g[b:]], -1))
+            return self._register(pos, batch["points", "ref"])
         g, per_point = self.encoder(pos, feat)
         if per_point is not None:
             return self.head(per_point)
         return self.head(g)
+
+    def _register(self, src: Tensor, ref: Tensor) -> Tensor:
+        b = src.shape[0]
+        c_src, c_ref = src.mean(1, keepdim=True), ref.mean(1, keepdim=True)
+        ps, pr = src - c_src, ref - c_ref
+        both = torch.cat([ps, pr], 0)
+        _, f = self.encoder(both, both)
+        e = self.head(f)
+        es, er = e[:b], e[b:]
+        attn = torch.softmax(es @ er.transpose(1, 2) / es.shape[-1] ** 0.5, dim=-1)
+        virtual = attn @ pr                                       # soft-matched reference points
+        virtual = virtual - virtual.mean(1, keepdim=True)
+        h = ps.transpose(1, 2) @ virtual                          # [B, 3, 3]
+        u, _, vh = torch.linalg.svd(h.double())
+        v = vh.transpose(1, 2)
+        d = torch.sign(torch.linalg.det(v @ u.transpose(1, 2)))
+        fix = torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1))
+        rot = (v @ fix @ u.transpose(1, 2)).to(src.dtype)        # virtual ≈ rot @ ps
+        t = c_ref.squeeze(1) - (rot @ c_src.transpose(1, 2)).squeeze(-1)
+        return torch.cat([rot[:, 0], rot[:, 1], t], -1)
