@@ -206,3 +206,14 @@ def test_cli_point_segmentation_end_to_end(run_cli, tmp_path):
         assert 0.0 <= m[k] <= 1.0, k
     assert s["data"]["n_points"] == 256 and s["data"]["n_clouds"] == 30 and s["data"]["split"] == "by cloud"
     assert (run_dir / "predictions_test.csv").exists()
+
+
+def test_procrustes_recovers_a_rotation():
+    from astrolab.data.datamodules.galaxies import _random_rotations
+    from astrolab.models.components.pointnet import procrustes_rotation
+
+    rot = _random_rotations(torch.Generator().manual_seed(2), 4)
+    src = torch.randn(4, 50, 3, generator=torch.Generator().manual_seed(3))
+    src = src - src.mean(1, keepdim=True)
+    dst = src @ rot.transpose(1, 2)
+    assert torch.allclose(procrustes_rotation(src, dst), rot, atol=1e-4)

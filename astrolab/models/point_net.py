@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from astrolab.models.components.heads import create_output_head
-from astrolab.models.components.pointnet import ModernPointNetEncoder
+from astrolab.models.components.pointnet import ModernPointNetEncoder, procrustes_rotation
 from astrolab.models.core import AstroBaseModel
 
 
@@ -85,11 +85,6 @@ class AstroPointNet(AstroBaseModel):
         attn = torch.softmax(es @ er.transpose(1, 2) / es.shape[-1] ** 0.5, dim=-1)
         virtual = attn @ pr                                       # soft-matched reference points
         virtual = virtual - virtual.mean(1, keepdim=True)
-        h = ps.transpose(1, 2) @ virtual                          # [B, 3, 3]
-        u, _, vh = torch.linalg.svd(h.double())
-        v = vh.transpose(1, 2)
-        d = torch.sign(torch.linalg.det(v @ u.transpose(1, 2)))
-        fix = torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1))
-        rot = (v @ fix @ u.transpose(1, 2)).to(src.dtype)        # virtual ≈ rot @ ps
+        rot = procrustes_rotation(ps, virtual)                   # virtual ≈ rot @ ps
         t = c_ref.squeeze(1) - (rot @ c_src.transpose(1, 2)).squeeze(-1)
         return torch.cat([rot[:, 0], rot[:, 1], t], -1)

@@ -10,6 +10,7 @@ Sets in a Metric Space"), written in plain torch on dense ``[B, N, ...]`` batche
   max pooling. ``num_centroids=None`` makes it the global abstraction (one feature per cloud).
 - :class:`FeaturePropagation`: inverse-distance interpolation from the sparse level to the dense level
   (3 nearest neighbours), concatenated with the skip features, then a shared MLP.
+- :func:`procrustes_rotation`: the rotation best aligning two centred point sets (Kabsch, via SVD).
 - :class:`ModernPointNetEncoder`: the stack; returns the global feature and, if asked, per-point features.
 """
 
@@ -80,6 +81,17 @@ def group_neighbours(centres: Tensor, pos: Tensor, k: int, radius: float | None 
             far = dist > radius ** 2
             idx = torch.where(far, idx[..., :1].expand_as(idx), idx)
     return idx
+
+
+def procrustes_rotation(src: Tensor, dst: Tensor) -> Tensor:
+    """Rotation ``R [B, 3, 3]`` minimising ``sum |dst_i - R src_i|²`` for centred ``src, dst [B, N, 3]``
+    (Kabsch 1976; SVD in float64, reflection removed)."""
+    h = src.transpose(1, 2).double() @ dst.double()
+    u, _, vh = torch.linalg.svd(h)
+    v = vh.transpose(1, 2)
+    d = torch.sign(torch.linalg.det(v @ u.transpose(1, 2)))
+    fix = torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1))
+    return (v @ fix @ u.transpose(1, 2)).to(src.dtype)
 
 
 class SharedMLP(nn.Module):
