@@ -75,7 +75,7 @@ class MultiScaleLayer(nn.Module):
         if fusion == "concat":
             self.fuse = nn.Linear(num_scales * dim, dim)
         elif fusion == "attention":
-            self.fuse = nn.Linear(dim, 1)
+            self.fuse = nn.Linear(dim, 1, bias=False)  # a bias would cancel in the softmax over scales
         else:
             self.fuse = nn.Identity()
         self.norm = nn.LayerNorm(dim)
