@@ -10,7 +10,8 @@ from functools import lru_cache
 from pathlib import Path
 
 #: config groups a user picks from on the command line
-GROUPS = ("model", "dataset", "task", "trainer", "hpo", "callbacks", "logger", "paths", "debug", "experiment")
+GROUPS = ("model", "dataset", "task", "trainer", "hpo", "callbacks", "logger", "paths", "debug", "experiment",
+          "optimizer", "scheduler", "augmentation")
 #: primary configs, one per command
 COMMANDS = ("train", "evaluate", "hpo", "predict")
 

@@ -1,26 +1,55 @@
-"""Models: components (plain ``nn.Module``s), ``AstroBaseModel`` and the model families."""
+"""Models: components (plain ``nn.Module``s), ``AstroBaseModel``, the model families and the design's
+factories.
 
-from astrolab.models.components import (
-    ClassificationHead,
-    EnhancedMLPBlock,
-    ModernGraphEncoder,
-    RegressionHead,
-    create_output_head,
+Names are imported lazily (module-level ``__getattr__``): ``from astrolab.models import AstroGraphGNN``
+imports only that family, and a family that is not part of this installation raises ImportError with
+its module name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name → module that defines it
+_LAZY: dict[str, str] = {
+    # base and families
+    "AstroBaseModel": "astrolab.models.core",
+    "AstroNodeGNN": "astrolab.models.node_gnn",
+    "AstroGraphGNN": "astrolab.models.graph_gnn",
+    "AstroPointNet": "astrolab.models.point_net",
+    "AstroCosmicWebGNN": "astrolab.models.cosmic_web_gnn",
+    "AstroTemporalGNN": "astrolab.models.temporal_gnn",
+    # factories
+    "create_model": "astrolab.models.factory",
+    "create_model_for_task": "astrolab.models.factory",
+    "create_analysis_pipeline": "astrolab.models.factory",
+    "AnalysisPipeline": "astrolab.models.factory",
+    "create_tensordict_model": "astrolab.models.multimodal",
+    "create_multimodal_model": "astrolab.models.multimodal",
+    "create_survey_specific_model": "astrolab.models.multimodal",
+    "create_cosmic_web_model": "astrolab.models.cosmic_web_gnn",
+}
+#: components are re-exported from astrolab.models.components
+_COMPONENTS = (
+    "EnhancedMLPBlock", "ModernGraphEncoder", "AdvancedTemporalEncoder", "ModernPointNetEncoder",
+    "AstroTensorDictModule", "PhotometricEncoder", "SpectralEncoder", "SpatialAttention", "MultiModalFusion",
+    "CosmicWebEncoder", "ClassificationHead", "RegressionHead", "create_output_head",
 )
-from astrolab.models.core import AstroBaseModel
-from astrolab.models.cosmic_web_gnn import AstroCosmicWebGNN, create_cosmic_web_model
-from astrolab.models.node_gnn import AstroNodeGNN
-from astrolab.models.point_net import AstroPointNet
 
-__all__ = [
-    "AstroBaseModel",
-    "AstroCosmicWebGNN",
-    "AstroNodeGNN",
-    "AstroPointNet",
-    "ClassificationHead",
-    "EnhancedMLPBlock",
-    "ModernGraphEncoder",
-    "RegressionHead",
-    "create_cosmic_web_model",
-    "create_output_head",
-]
+__all__ = sorted([*_LAZY, *_COMPONENTS])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name in _COMPONENTS:
+        value = getattr(importlib.import_module("astrolab.models.components"), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from astrolab.errors import ConfigError
+from astrolab.models.components.mixins import AstronomicalModelMixin, HPOModelMixin, StandardModelMixin
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,16 @@ def resolve_task(task: Any, default: str, **task_kwargs: Any):
     return instantiate(task, **kwargs)
 
 
-class AstroBaseModel(L.LightningModule):
+def _plain_hparams(hparams) -> None:
+    """Config nodes in hyper-parameters become plain containers (checkpoints load with weights_only)."""
+    from omegaconf import Container, OmegaConf
+
+    for k, v in list(hparams.items()):
+        if isinstance(v, Container):
+            hparams[k] = OmegaConf.to_container(v, resolve=True)
+
+
+class AstroBaseModel(StandardModelMixin, HPOModelMixin, AstronomicalModelMixin, L.LightningModule):
     """Base class of the model families.
 
     Args:
@@ -55,6 +65,10 @@ class AstroBaseModel(L.LightningModule):
             default AdamW(lr=1e-3, weight_decay=1e-4).
         scheduler: a partial scheduler ``(optimizer) -> LRScheduler``, or ``None``.
         **hparams: family-specific architecture parameters.
+
+    Options every family accepts (from the model config, all off by default; see
+    :mod:`astrolab.models.components.mixins`): ``gradient_checkpointing``, ``compile``,
+    ``compile_backend``, ``num_threads``, ``augmentation``.
 
     Class attributes:
         default_task: the task used when none is given.
@@ -84,8 +98,11 @@ class AstroBaseModel(L.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.save_hyperparameters(ignore=["task", "optimizer", "scheduler"])
+        _plain_hparams(self.hparams)
         self.astrolab_meta: dict[str, Any] = {}
         self.configure_models()
+        if self.hparams.get("gradient_checkpointing"):
+            self.enable_gradient_checkpointing(True)
         self.configure_losses()
         self.configure_metrics()
 
@@ -127,7 +144,10 @@ class AstroBaseModel(L.LightningModule):
     def _step(self, batch, stage: str) -> Tensor:
         output = self(batch)
         out, target = self.task.select(batch, output, stage)
-        loss = self.criterion(out, self.task.loss_target(target))
+        if hasattr(self.task, "compute_loss"):
+            loss = self.task.compute_loss(self.criterion, out, target, batch, stage)
+        else:
+            loss = self.criterion(out, self.task.loss_target(target))
         n = self._batch_size(target)
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=n,
                  prog_bar=stage != "test")
@@ -137,7 +157,7 @@ class AstroBaseModel(L.LightningModule):
         return loss
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
-        return self._step(batch, "train")
+        return self._step(self.augment_batch(batch), "train")
 
     def validation_step(self, batch, batch_idx: int) -> Tensor:
         return self._step(batch, "val")
@@ -148,18 +168,7 @@ class AstroBaseModel(L.LightningModule):
     def predict_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
         return self.task.predict(self(batch))
 
-    # -- optimisation ------------------------------------------------------------------------------
-    def configure_optimizers(self):
-        params = [p for p in self.parameters() if p.requires_grad]
-        if self.optimizer_factory is None:
-            optimizer = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-4)
-        else:
-            optimizer = self.optimizer_factory(params)
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer)
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor, "interval": "epoch"}}
+    # -- optimisation: OptimizationMixin.configure_optimizers (optimizer/scheduler from config) -----
 
     # -- checkpoint metadata -----------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

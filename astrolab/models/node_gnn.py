@@ -26,6 +26,9 @@ class AstroNodeGNN(AstroBaseModel):
     default_task = "node_classification"
     supported_tasks = ("node_classification", "node_regression", "node_segmentation")
     data_kinds = ("node_graph",)
+    #: searchable dimensions (ArchitectureSearchMixin → ``search_space()`` for ``astrolab hpo``)
+    search_dimensions = {"hidden_dim": [32, 64, 128], "num_layers": (2, 4), "conv_type": ["gcn", "gat", "sage", "gin"],
+                         "heads": [2, 4], "dropout": (0.0, 0.5), "lr": ("log", 1e-4, 1e-2)}
 
     def __init__(self, task: Any = None, num_features: int | None = None, num_classes: int | None = None,
                  hidden_dim: int = 64, num_layers: int = 3, conv_type: str = "gat", heads: int = 4,

@@ -4,9 +4,11 @@ where the targets live in a batch, and the metric a run monitors (``monitor``/``
 from astrolab.tasks.base import Task
 from astrolab.tasks.classification import ClassificationTask, NodeClassification
 from astrolab.tasks.cosmic_web import CosmicWebClassification, FilamentDetection
+from astrolab.tasks.graph import AnomalyDetection, GraphClassification, GraphRegression
 from astrolab.tasks.point import PointClassification, PointRegistration, PointSegmentation
 from astrolab.tasks.regression import NodeRegression, RegressionTask
 
 __all__ = ["Task", "ClassificationTask", "RegressionTask", "NodeClassification", "NodeRegression",
+           "GraphClassification", "GraphRegression", "AnomalyDetection",
            "PointClassification", "PointSegmentation", "PointRegistration", "CosmicWebClassification",
            "FilamentDetection"]

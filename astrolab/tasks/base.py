@@ -60,6 +60,10 @@ class Task:
         return output
 
     # -- shared ----------------------------------------------------------------------------------
+    def compute_loss(self, criterion, output: Tensor, target: Tensor, batch, stage: str) -> Tensor:
+        """The loss of one step (override when the loss needs more of the batch, e.g. target errors)."""
+        return criterion(output, self.loss_target(target))
+
     def select(self, batch, output: Tensor, stage: str) -> tuple[Tensor, Tensor]:
         """The model outputs and targets that count for ``stage`` (train/val/test/predict)."""
         target = batch.get(self.target_key)

@@ -20,6 +20,8 @@ class ClassificationTask(Task):
         class_weights: per-class loss weights (the data module computes inverse-frequency weights
             from the training split when the config says ``class_weights: auto``).
         label_smoothing: cross-entropy label smoothing.
+        loss: ``ce`` (cross-entropy) or ``focal`` (down-weights easy examples; rare classes dominate).
+        focal_gamma: focusing parameter of the focal loss.
     """
 
     kind = "classification"
@@ -32,6 +34,8 @@ class ClassificationTask(Task):
         class_names: Sequence[str] | None = None,
         class_weights: Sequence[float] | str | None = None,
         label_smoothing: float = 0.0,
+        loss: str = "ce",
+        focal_gamma: float = 2.0,
     ) -> None:
         if isinstance(class_weights, str):  # "auto"/"none" not resolved by a data module
             class_weights = None
@@ -42,11 +46,23 @@ class ClassificationTask(Task):
             str(i) for i in range(self.num_classes)]
         self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
         self.label_smoothing = float(label_smoothing)
+        if loss not in ("ce", "focal"):
+            from astrolab.errors import ConfigError
+
+            raise ConfigError(f"unknown classification loss '{loss}'; use task.loss=ce or task.loss=focal")
+        self.loss = loss
+        self.focal_gamma = float(focal_gamma)
+        if loss != "ce":
+            self.options.update(loss=loss, focal_gamma=self.focal_gamma)
 
     def output_dim(self) -> int:
         return self.num_classes
 
     def configure_losses(self) -> nn.Module:
+        if self.loss == "focal":
+            from astrolab.models.components.losses import FocalLoss
+
+            return FocalLoss(self.focal_gamma, as_tensor(self.class_weights))
         return nn.CrossEntropyLoss(weight=as_tensor(self.class_weights),
                                    label_smoothing=self.label_smoothing)
 

@@ -11,6 +11,9 @@ from astrolab.tasks.base import Task
 
 
 
+LOSSES = ("mse", "huber", "nll", "photo_z")
+
+
 class RegressionTask(Task):
     """Scalar regression.
 
@@ -18,7 +21,11 @@ class RegressionTask(Task):
     split, filled in by the data module); metrics are computed in the target's own units.
 
     Args:
-        loss: ``mse`` or ``huber``.
+        loss: ``mse``, ``huber``, ``nll`` (heteroscedastic Gaussian: the head predicts mean and
+            log-variance, and the reported error of each target, read from ``error_key`` of the batch when
+            present, adds to the variance) or ``photo_z`` (Huber on Δz/(1+z) in physical units).
+        error_key: where the targets' 1-σ measurement errors are in a batch (``nll``), e.g.
+            ``[nodes, y_err]``; absent keys mean no measurement term.
         huber_delta: Huber transition point (in standard deviations).
         target_mean / target_std: standardisation of the target.
         target_name / target_unit: for reports.
@@ -39,11 +46,12 @@ class RegressionTask(Task):
         num_classes: int | None = None,
         class_names=None,
         class_weights=None,
+        error_key=None,
     ) -> None:
-        if loss not in ("mse", "huber"):
+        if loss not in LOSSES:
             from astrolab.errors import ConfigError
 
-            raise ConfigError(f"unknown regression loss '{loss}'; use task.loss=mse or task.loss=huber")
+            raise ConfigError(f"unknown regression loss '{loss}'; use task.loss=" + " or task.loss=".join(LOSSES))
         super().__init__(loss=loss, huber_delta=huber_delta, target_mean=target_mean,
                          target_std=target_std)
         self.loss = loss
@@ -54,11 +62,21 @@ class RegressionTask(Task):
         self.target_unit = target_unit
         self.num_classes = 1
         self.class_names = [target_name]
+        self.error_key = None if error_key is None else (
+            error_key if isinstance(error_key, str) else tuple(error_key))
 
     def output_dim(self) -> int:
-        return 1
+        return 2 if self.loss == "nll" else 1
 
     def configure_losses(self) -> nn.Module:
+        if self.loss == "nll":
+            from astrolab.models.components.losses import HeteroscedasticGaussianNLL
+
+            return HeteroscedasticGaussianNLL()
+        if self.loss == "photo_z":
+            from astrolab.models.components.losses import PhotoZLoss
+
+            return PhotoZLoss("huber")
         return nn.HuberLoss(delta=self.huber_delta) if self.loss == "huber" else nn.MSELoss()
 
     def configure_metrics(self):
@@ -72,7 +90,27 @@ class RegressionTask(Task):
 
     def select(self, batch, output: Tensor, stage: str):
         pred, target = super().select(batch, output, stage)
-        return pred.reshape(-1), target.reshape(-1).to(pred.dtype)
+        pred = pred.reshape(-1, 2) if self.loss == "nll" else pred.reshape(-1)
+        return pred, target.reshape(-1).to(pred.dtype)
+
+    def target_errors(self, batch, stage: str) -> Tensor | None:
+        """The selected targets' measurement errors (``error_key``), or None."""
+        if self.error_key is None:
+            return None
+        err = batch.get(self.error_key, None)
+        if err is None:
+            return None
+        if self.mask_key is not None:
+            err = err[batch.get(tuple(k.format(stage=stage) for k in self.mask_key))]
+        return err.reshape(-1)
+
+    def compute_loss(self, criterion, output: Tensor, target: Tensor, batch, stage: str) -> Tensor:
+        if self.loss == "nll":
+            err = self.target_errors(batch, stage)
+            return criterion(output, self.standardise(target), None if err is None else err / self.target_std)
+        if self.loss == "photo_z":
+            return criterion(self.physical(output), target)
+        return criterion(output, self.loss_target(target))
 
     def standardise(self, y: Tensor) -> Tensor:
         return (y - self.target_mean) / self.target_std
@@ -84,6 +122,8 @@ class RegressionTask(Task):
         return self.standardise(target)
 
     def metric_output(self, output: Tensor) -> Tensor:
+        if self.loss == "nll" and output.dim() == 2:
+            output = output[:, 0]
         return self.physical(output)
 
     def baseline_output(self, train_targets: Tensor, n: int) -> Tensor:
@@ -92,6 +132,10 @@ class RegressionTask(Task):
         return self.standardise(mean).expand(n).clone()
 
     def predict(self, output: Tensor) -> dict[str, Tensor]:
+        if self.loss == "nll":
+            out = output.float().reshape(-1, 2)
+            return {"value": self.physical(out[:, 0]),
+                    "sigma": out[:, 1].clamp(-20, 20).mul(0.5).exp() * self.target_std}
         return {"value": self.physical(output.float().reshape(-1))}
 
 

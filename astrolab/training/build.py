@@ -74,8 +74,17 @@ def build_task(cfg: DictConfig, dm, fixed_kwargs: dict[str, Any] | None = None):
     return instantiate(cfg.task, **kwargs)
 
 
+#: model options of the AstroBaseModel mixins, left out of the constructor call while off (so a family
+#: with a closed signature keeps working until the option is switched on)
+MIXIN_OPTIONS = ("compile", "gradient_checkpointing", "num_threads", "augmentation")
+
+
 def build_model(cfg: DictConfig, task, num_features: int):
-    return instantiate(cfg.model, task=task, num_features=num_features)
+    node = cfg.model
+    off = [k for k in MIXIN_OPTIONS if k in node and not node.get(k)]
+    if off:
+        node = OmegaConf.masked_copy(node, [k for k in node.keys() if k not in off])
+    return instantiate(node, task=task, num_features=num_features)
 
 
 def build_callbacks(cfg: DictConfig, model) -> list:
@@ -101,6 +110,10 @@ def build_loggers(cfg: DictConfig) -> list:
 
 
 def build_trainer(cfg: DictConfig, callbacks: list, loggers: list, **overrides: Any):
+    if cfg.trainer.get("precision") == "auto":  # mixed-precision default of the device
+        from astrolab.models.components.mixins import default_precision
+
+        overrides.setdefault("precision", default_precision(cfg.trainer.get("accelerator")))
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **overrides)
 
 

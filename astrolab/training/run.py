@@ -66,6 +66,19 @@ def write_predictions(path: Path, dm, model, task, split: str = "test") -> Path 
     return write_table(table, path) if table is not None else None
 
 
+def save_plots(cfg: DictConfig, run_dir: Path, model, task, dm) -> list[str]:
+    """The run's PNGs (learning curves, confusion matrix, the data family's figures); never fails."""
+    if not cfg.get("save_plots", True):
+        return []
+    try:
+        from astrolab.plots import save_run_plots
+
+        return [p.name for p in save_run_plots(run_dir, model, task, dm)]
+    except Exception as exc:  # a plotting error must not lose a finished run
+        log.warning("plots skipped: %s: %s", type(exc).__name__, exc)
+        return []
+
+
 def baseline_metrics(dm, task) -> dict[str, float]:
     """Test metrics of the trivial predictor (majority class / training mean), same metrics."""
     if not hasattr(dm, "targets"):
@@ -134,6 +147,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     metrics.update(baseline_metrics(dm, task))
     if cfg.get("save_predictions", True):
         write_predictions(run_dir / "predictions_test.csv", dm, model, task)
+    plots = save_plots(cfg, run_dir, model, task, dm)
     summary = {
         "command": "train",
         "model": choices.get("model"),
@@ -151,6 +165,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "seconds": {"data": round(t_data, 3), "fit": round(t_fit, 3), "test": round(t_test, 3),
                     "total": round(time.perf_counter() - t_start, 3)},
         "run_dir": str(run_dir.resolve()),
+        "plots": plots,
         "astrolab_version": __version__,
         "torch_version": torch.__version__,
     }
@@ -258,6 +273,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("save_predictions", True):
         write_predictions(run_dir / "predictions_test.csv", dm, model, task)
     OmegaConf.save(train_cfg, run_dir / "config.yaml", resolve=True)
+    plots = save_plots(cfg, run_dir, model, task, dm)
     choices = meta.get("choices", {})
     summary = {
         "command": "evaluate",
@@ -270,6 +286,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "seconds": {"data": round(t_data, 3), "test": round(t_test, 3),
                     "total": round(time.perf_counter() - t_start, 3)},
         "run_dir": str(run_dir.resolve()),
+        "plots": plots,
         "astrolab_version": __version__,
     }
     write_json(run_dir / "summary.json", summary)

@@ -1,8 +1,10 @@
 """Lightning data modules. Every batch is one nested ``TensorDict``."""
 
+from astrolab.data.datamodules.clusters import StarGroupsDataModule
 from astrolab.data.datamodules.cosmic_web import CosmicWebDataModule
 from astrolab.data.datamodules.gaia import GaiaDataModule
 from astrolab.data.datamodules.galaxies import GalaxyCloudDataModule
 from astrolab.data.datamodules.node import NodeGraphDataModule
 
-__all__ = ["CosmicWebDataModule", "GaiaDataModule", "GalaxyCloudDataModule", "NodeGraphDataModule"]
+__all__ = ["CosmicWebDataModule", "GaiaDataModule", "GalaxyCloudDataModule", "NodeGraphDataModule",
+           "StarGroupsDataModule"]

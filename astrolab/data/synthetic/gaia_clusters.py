@@ -117,6 +117,20 @@ Open clusters
     n_clusters`` is rejected with :class:`astrolab.errors.ConfigError`.  Members of a nearby cluster far
     out in its Plummer halo can lie slightly outside the cone (field stars never do).
 
+Cluster ages (optional, ``log_age_range=(lo, hi)``; off by default)
+    Each cluster gets log10(age / yr) ~ U(lo, hi) (drawn after all other cluster parameters, so the
+    default output is unchanged) and its members an age-dependent colour-magnitude sequence instead of
+    the zero-age locus.  Main-sequence lifetime t_MS = 10 Gyr (M / Msun)**-2.5 (e.g. Kippenhahn, Weigert
+    & Weiss, "Stellar Structure and Evolution"), so the turn-off mass is M_TO = (t / 10 Gyr)**-0.4
+    (6.3 Msun at 100 Myr, 2.5 Msun at 1 Gyr, 1.2 Msun at 6 Gyr).  Cluster masses follow the same Kroupa
+    IMF up to 8 Msun, with the dwarf sequence extended to B2V (approximate Pecaut & Mamajek 2013 values).
+    Stars below M_TO lie on the main sequence, brightened by up to 0.9 mag near the turn-off
+    (0.9 (M / M_TO)**4 mag: core hydrogen exhaustion); stars within 10% above M_TO are giants placed on
+    the red clump (M_G = 0.44, (BP-RP)_0 = 1.20, Ruiz-Dern et al. 2018, A&A 609, A116; brighter for
+    massive young giants) with 0.1 mag scatter; heavier stars are remnants, absent from the catalog.
+    This is a schematic isochrone, not a stellar-evolution grid: what matters is that the turn-off
+    moves with log age.  Column ``true_log_age`` holds the truth.
+
 Measurement errors (Gaia DR3: Lindegren et al. 2021, A&A 649, A2; Gaia DR3 performance pages; Riello et
 al. 2021, A&A 649, A3; Katz et al. 2023, A&A 674, A5)
     sigma_plx(G) = 0.8 * sqrt(40 + 800 z + 30 z**2) micro-arcsec, z = 10**(0.4 (max(G, 13) - 15))
@@ -218,6 +232,21 @@ CLUSTER_PLUMMER_TRUNC = 10.0
 CLUSTER_MIN_SEP_DEG = 3.0
 CLUSTER_MIN_MEMBERS = 60
 
+# Cluster ages (optional, see "Cluster ages" in the module docstring)
+AGE_LOG_MIN, AGE_LOG_MAX = 7.0, 10.1
+AGED_IMF_M_MAX = 8.0
+MS_LIFETIME_SUN_YR = 1.0e10
+MS_LIFETIME_SLOPE = 2.5
+MS_BRIGHTENING_MAG = 0.9
+GIANT_MASS_WINDOW = 1.10
+RED_CLUMP_MG, RED_CLUMP_BPRP = 0.44, 1.20
+# B-star extension of the dwarf sequence (mass, (BP-RP)_0, M_G), approximate after Pecaut & Mamajek (2013)
+_B_STAR_SEQUENCE = np.array([[8.0, -0.24, -2.10], [6.5, -0.21, -1.60], [5.0, -0.17, -1.00],
+                             [3.8, -0.13, -0.30]])
+_EXT_SEQUENCE = np.vstack([_B_STAR_SEQUENCE, _DWARF_SEQUENCE])
+_EXT_MASS_TO_COLOUR = PchipInterpolator(np.log10(_EXT_SEQUENCE[::-1, 0]), _EXT_SEQUENCE[::-1, 1])
+_EXT_MASS_TO_MG = PchipInterpolator(np.log10(_EXT_SEQUENCE[::-1, 0]), _EXT_SEQUENCE[::-1, 2])
+
 PARALLAX_ZERO_POINT_MAS = -0.017
 ASTROMETRIC_ERR_LOG_SCATTER = 0.1
 PMRA_ERR_FACTOR, PMDEC_ERR_FACTOR = 1.15, 1.05
@@ -301,8 +330,8 @@ def _cone_directions(rng: np.random.Generator, n: int, max_radius_deg: float) ->
     )
 
 
-def _sample_kroupa(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Masses (Msun) from the two-segment Kroupa (2001) IMF truncated to [IMF_M_MIN, IMF_M_MAX]."""
+def _sample_kroupa(rng: np.random.Generator, n: int, m_max: float = IMF_M_MAX) -> np.ndarray:
+    """Masses (Msun) from the two-segment Kroupa (2001) IMF truncated to [IMF_M_MIN, m_max]."""
 
     def integral(a: float, b: float, alpha: float) -> float:
         return (b ** (1.0 - alpha) - a ** (1.0 - alpha)) / (1.0 - alpha)
@@ -310,7 +339,7 @@ def _sample_kroupa(rng: np.random.Generator, n: int) -> np.ndarray:
     # continuity at the break: k_high = k_low * m_break**(alpha_high - alpha_low)
     k_high = IMF_M_BREAK ** (IMF_ALPHA_HIGH - IMF_ALPHA_LOW)
     w_low = integral(IMF_M_MIN, IMF_M_BREAK, IMF_ALPHA_LOW)
-    w_high = k_high * integral(IMF_M_BREAK, IMF_M_MAX, IMF_ALPHA_HIGH)
+    w_high = k_high * integral(IMF_M_BREAK, m_max, IMF_ALPHA_HIGH)
     pick_low = rng.random(n) < w_low / (w_low + w_high)
     uu = rng.random(n)
 
@@ -321,7 +350,7 @@ def _sample_kroupa(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.where(
         pick_low,
         inverse(IMF_M_MIN, IMF_M_BREAK, IMF_ALPHA_LOW, uu),
-        inverse(IMF_M_BREAK, IMF_M_MAX, IMF_ALPHA_HIGH, uu),
+        inverse(IMF_M_BREAK, m_max, IMF_ALPHA_HIGH, uu),
     )
 
 
@@ -332,6 +361,32 @@ def _intrinsic_colour(mass: np.ndarray) -> np.ndarray:
 def _ms_locus(bp_rp0: np.ndarray) -> np.ndarray:
     """Main-sequence absolute G magnitude as a function of intrinsic BP-RP."""
     return np.polyval(MS_LOCUS_POLY, bp_rp0)
+
+
+def turnoff_mass(log_age: float) -> float:
+    """Main-sequence turn-off mass (Msun) at log10(age / yr): t_MS = 10 Gyr (M / Msun)**-2.5."""
+    return float((10.0**log_age / MS_LIFETIME_SUN_YR) ** (-1.0 / MS_LIFETIME_SLOPE))
+
+
+def _aged_photometry(mass: np.ndarray, log_age: float,
+                     noise: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Intrinsic (BP-RP)_0, M_G and visibility of cluster stars of ``mass`` at ``log_age``.
+
+    Main sequence (M <= M_TO): the extended dwarf sequence, brightened by up to
+    ``MS_BRIGHTENING_MAG`` * (M / M_TO)**4 towards the turn-off; giants (M_TO < M <= 1.1 M_TO): red clump
+    / giant branch; heavier stars are remnants and not in the catalog.  ``noise`` (mag) is the photometric
+    scatter already drawn for the star.
+    """
+    m_to = turnoff_mass(log_age)
+    ratio = mass / m_to
+    log_m = np.log10(mass)
+    colour = _EXT_MASS_TO_COLOUR(log_m)
+    abs_g = _EXT_MASS_TO_MG(log_m) - MS_BRIGHTENING_MAG * np.minimum(ratio, 1.0) ** 4 + noise
+    giant = (ratio > 1.0) & (ratio <= GIANT_MASS_WINDOW)
+    giant_mg = RED_CLUMP_MG - 3.75 * np.log10(max(m_to / 2.0, 1.0))  # massive giants are brighter
+    colour = np.where(giant, RED_CLUMP_BPRP + 2.0 * noise, colour)
+    abs_g = np.where(giant, giant_mg + 2.0 * noise, abs_g)
+    return colour, abs_g, ratio <= GIANT_MASS_WINDOW
 
 
 def _g_minus_rp(bp_rp: np.ndarray) -> np.ndarray:
@@ -471,9 +526,14 @@ def _plummer_offsets(rng: np.random.Generator, n: int, a_pc: float) -> np.ndarra
 
 
 def _clusters(
-    rng: np.random.Generator, n_members: int, n_clusters: int
+    rng: np.random.Generator, n_members: int, n_clusters: int,
+    log_age_range: tuple[float, float] | None = None,
 ) -> tuple[dict[str, np.ndarray], list[dict[str, float | int | str]]]:
-    """Members of all clusters (after the magnitude cut) and the per-cluster parameters."""
+    """Members of all clusters (after the magnitude cut) and the per-cluster parameters.
+
+    ``log_age_range`` (optional): draw one log10(age / yr) per cluster and use the age-dependent
+    sequence of :func:`_aged_photometry` (``None``: the zero-age main sequence, the default output).
+    """
     sizes = _cluster_sizes(rng, n_members, n_clusters)
     centres_dir = _cluster_centres(rng, n_clusters)
     d_c = rng.uniform(*CLUSTER_D_RANGE_PC, n_clusters)
@@ -483,6 +543,9 @@ def _clusters(
     ag_c = EXTINCTION_MAG_PER_KPC * d_c / 1000.0 * ext_c
     centres = centres_dir * d_c[:, None]
     bulk = _disc_velocities(rng, centres)
+    ages = rng.uniform(float(log_age_range[0]), float(log_age_range[1]), n_clusters) \
+        if log_age_range is not None else None
+    m_max = AGED_IMF_M_MAX if ages is not None else IMF_M_MAX
 
     parts: list[dict[str, np.ndarray]] = []
     params: list[dict[str, float | int | str]] = []
@@ -497,14 +560,19 @@ def _clusters(
             offs = _plummer_offsets(rng, batch, float(a_c[k]))
             xyz = centres[k][None, :] + offs
             d = np.linalg.norm(xyz, axis=1)
-            mass = _sample_kroupa(rng, batch)
-            bp_rp0 = _intrinsic_colour(mass)
-            abs_g = _ms_locus(bp_rp0) + rng.normal(0.0, CLUSTER_MG_SCATTER, batch)
+            mass = _sample_kroupa(rng, batch, m_max)
+            if ages is None:
+                bp_rp0 = _intrinsic_colour(mass)
+                abs_g = _ms_locus(bp_rp0) + rng.normal(0.0, CLUSTER_MG_SCATTER, batch)
+                visible = np.ones(batch, dtype=bool)
+            else:
+                noise = rng.normal(0.0, CLUSTER_MG_SCATTER, batch)
+                bp_rp0, abs_g, visible = _aged_photometry(mass, float(ages[k]), noise)
             binary = rng.random(batch) < BINARY_FRACTION
             abs_g = abs_g - np.where(binary, rng.uniform(0.0, BINARY_MAX_BOOST, batch), 0.0)
             a_g = np.maximum(ag_c[k] + rng.normal(0.0, CLUSTER_DIFF_EXTINCTION, batch), 0.0)
             g_true, g_obs = _observe_g(rng, abs_g, d, a_g)
-            keep = _in_window(g_obs)
+            keep = _in_window(g_obs) & visible
             idx = np.flatnonzero(keep)[: need - have]
             drawn += batch
             got.append(
@@ -521,6 +589,8 @@ def _clusters(
         memb = {key: np.concatenate([p[key] for p in got]) for key in got[0]}
         memb["vel"] = bulk[k][None, :] + rng.normal(0.0, sig_c[k], (need, 3))
         memb["label"] = np.full(need, name)
+        if ages is not None:
+            memb["log_age"] = np.full(need, float(ages[k]))
         parts.append(memb)
         params.append(
             {
@@ -530,6 +600,7 @@ def _clusters(
                 "plummer_a_pc": float(a_c[k]),
                 "sigma_int_kms": float(sig_c[k]),
                 "a_g": float(ag_c[k]),
+                **({"log_age": float(ages[k])} if ages is not None else {}),
             }
         )
         logger.debug("%s: %d members at %.0f pc (a=%.2f pc)", name, need, d_c[k], a_c[k])
@@ -632,9 +703,15 @@ def _validate(n_stars: int, seed: int, n_clusters: int, cluster_fraction: float)
 
 
 def make_gaia_table(
-    n_stars: int = 20_000, seed: int = 0, n_clusters: int = 6, cluster_fraction: float = 0.08
+    n_stars: int = 20_000, seed: int = 0, n_clusters: int = 6, cluster_fraction: float = 0.08,
+    log_age_range: tuple[float, float] | None = None,
 ) -> Table:
     """Build the synthetic Gaia-DR3-like catalog (``n_stars`` rows) as an astropy Table.
+
+    ``log_age_range=(lo, hi)`` gives every cluster an age log10(t / yr) ~ U(lo, hi) and an
+    age-dependent colour-magnitude sequence (see "Cluster ages" in the module docstring) and adds the
+    truth column ``true_log_age`` (NaN for field stars).  ``None`` (default) leaves the output exactly
+    as without the argument.
 
     See the module docstring for the columns and the physical model.  ``table.meta["clusters"]`` is not
     set (it would not survive every format); the cluster parameters are logged at DEBUG level.
@@ -644,7 +721,12 @@ def make_gaia_table(
     n_field = int(n_stars) - n_members
     rng = np.random.default_rng(int(seed))
 
-    clusters, params = _clusters(rng, n_members, int(n_clusters)) if n_members else ({}, [])
+    if log_age_range is not None and not (AGE_LOG_MIN <= float(log_age_range[0]) <= float(log_age_range[1])
+                                          <= AGE_LOG_MAX):
+        raise ConfigError(f"log_age_range={tuple(log_age_range)} must be ordered and inside "
+                          f"[{AGE_LOG_MIN}, {AGE_LOG_MAX}] (log10 years)")
+    clusters, params = (_clusters(rng, n_members, int(n_clusters), log_age_range) if n_members
+                        else ({}, []))
     field = _field_stars(rng, n_field) if n_field else {}
     field_labels = np.full(n_field, "field")
     pops = [p for p in (field, clusters) if p]
@@ -730,6 +812,13 @@ def make_gaia_table(
     table["true_a_g"] = cat["a_g"][order].astype(np.float32)
     table["true_a_g"].unit = u.mag
     table["true_a_g"].description = "True G-band extinction (synthetic truth, not in Gaia)"
+    if log_age_range is not None:
+        ages = np.full(n, np.nan)
+        if clusters:
+            ages[n_field:] = clusters["log_age"]
+        table["true_log_age"] = ages[order]
+        table["true_log_age"].description = "True cluster log10(age / yr) (synthetic truth; NaN: field)"
+        table.meta["AGELO"], table.meta["AGEHI"] = float(log_age_range[0]), float(log_age_range[1])
 
     table.meta.update(
         {
@@ -767,6 +856,7 @@ def generate_gaia_catalog(
     seed: int = 0,
     n_clusters: int = 6,
     cluster_fraction: float = 0.08,
+    log_age_range: tuple[float, float] | None = None,
 ) -> pathlib.Path:
     """Write the catalog to `path` (format from suffix: .fits default; also .csv, .ecsv, .vot/.xml, .parquet
     via astropy Table.write / format='parquet') and return the path. Overwrites atomically (write to a temp
@@ -774,7 +864,8 @@ def generate_gaia_catalog(
     path = pathlib.Path(path)
     fmt = _format_for(path)
     table = make_gaia_table(
-        n_stars=n_stars, seed=seed, n_clusters=n_clusters, cluster_fraction=cluster_fraction
+        n_stars=n_stars, seed=seed, n_clusters=n_clusters, cluster_fraction=cluster_fraction,
+        log_age_range=log_age_range,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(path.suffixes[-2:]) if path.name.lower().endswith(".gz") else path.suffix

@@ -1,0 +1,417 @@
+"""``StarGroupsDataModule`` (``dataset=clusters``): a Gaia member table with a group-id column → many small
+graphs, batched block-diagonally (``data_kind = "graph_batch"``).
+
+Input: ONE table in Gaia DR3 column names (any format :func:`~astrolab.data.io.read_catalog` reads), one
+row per (group, star), a group column (``dataset.group``, default ``group_id``) and per-group target
+columns repeated on each row of the group (checked constant within a group). Default: the embedded
+sample of :mod:`astrolab.data.synthetic.star_groups` (open clusters with ages, field asterisms, anomalous
+clusters), written as FITS and read back. Your own membership catalog:
+``dataset.path=members.fits dataset.group=cluster_name dataset.target=age_column``.
+
+Per star: the Gaia schema's features (:mod:`astrolab.data.surveys.gaia`: Galactic x, y, z, tangential
+velocities, BP-RP, M_G; same quality cuts) plus, with ``relative_features``, position and tangential
+velocity relative to the group median (dx, dy, dz, dv_ra, dv_dec), computed from the inputs only
+(anomaly detection: the relative ones replace the absolute ones). Labels
+are never features: the target and group columns may not be Gaia input columns.
+
+Per group: a symmetrised kNN graph (``graph.k``) in the group's own standardised space ``graph.space``:
+``xyz_v`` (x, y, z, v_ra, v_dec), ``xyz`` or ``features``. Groups with fewer than ``min_nodes`` stars after
+the cuts are dropped (logged).
+
+Targets (``dataset.target``; ``null`` picks by task): classification ``is_cluster``, regression
+``log_age``, anomaly detection ``is_anomaly`` (1 anomaly, 0 normal; other values such as -1 excluded).
+Splits are seeded and by group (stratified for classes). Anomaly detection: the normal groups are split
+into train/val/test, anomalies go only to val and test (half each), so training sees normal groups only.
+Features are standardised with the node statistics of the training groups.
+
+Batch (one nested ``TensorDict`` per step, ``batch_size`` graphs of one split)::
+
+    nodes   [N]: x [N, F] float32, graph [N] int64, id [N] int64 (source_id, exact)
+    edges   [E]: index [E, 2] int64, offset into the batch's node numbering (block-diagonal adjacency)
+    graphs  [B]: y [B] (int64 class / float32 value), group [B] int64 (index into the group list),
+                 num_nodes [B] int64
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from tensordict import TensorDict
+
+from astrolab.data.graphs import knn_graph
+from astrolab.data.io import read_catalog
+from astrolab.data.splits import split_masks
+from astrolab.data.surveys.common import encode_labels
+from astrolab.data.surveys.gaia import FEATURE_INPUTS, FEATURES, apply_gaia_schema
+from astrolab.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TARGETS = {"classification": "is_cluster", "regression": "log_age", "anomaly": "is_anomaly"}
+RELATIVE_FEATURES = ("dx_pc", "dy_pc", "dz_pc", "dv_ra_kms", "dv_dec_kms")
+GRAPH_SPACES = ("xyz_v", "xyz", "features")
+SPLITS = ("train", "val", "test")
+
+
+def collate_graphs(graphs: list[dict[str, Any]]) -> TensorDict:
+    """Block-diagonal batch of several graphs (PyG-style: a graph index per node, edge offsets)."""
+    sizes = [int(g["x"].shape[0]) for g in graphs]
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    x = torch.cat([g["x"] for g in graphs])
+    graph = torch.repeat_interleave(torch.arange(len(graphs)), torch.tensor(sizes))
+    index = torch.cat([g["edges"] + int(o) for g, o in zip(graphs, offsets)])
+    nodes = TensorDict({"x": x, "graph": graph, "id": torch.cat([g["id"] for g in graphs])},
+                       batch_size=[len(x)])
+    edges = TensorDict({"index": index}, batch_size=[len(index)])
+    meta = TensorDict({"y": torch.stack([g["y"] for g in graphs]),
+                       "group": torch.tensor([g["group"] for g in graphs], dtype=torch.int64),
+                       "num_nodes": torch.tensor(sizes, dtype=torch.int64)}, batch_size=[len(graphs)])
+    return TensorDict({"nodes": nodes, "edges": edges, "graphs": meta}, batch_size=[])
+
+
+class StarGroupsDataModule(L.LightningDataModule):
+    """Star groups (clusters, asterisms) → block-diagonal batches of kNN graphs.
+
+    Args:
+        path: member table (``None``: the embedded generated sample).
+        group: group-id column.
+        target: per-group target column (``None``: by task, see module docstring).
+        n_clusters / n_asterisms / anomaly_fraction / min_size / max_size / n_field / seed: the embedded
+            sample (:func:`~astrolab.data.synthetic.star_groups.make_star_groups_table`).
+        min_parallax_over_error / max_ruwe: Gaia quality cuts (``null`` disables).
+        columns: ``{canonical: file column}`` mapping for the Gaia columns.
+        graph: ``{"k": int, "space": xyz_v | xyz | features}``.
+        relative_features: ``true`` adds positions/velocities relative to the group median, ``replace``
+            uses them instead of the absolute ones, ``auto``: ``replace`` for anomaly detection, else ``true``.
+        min_nodes: smallest group kept.
+        batch_size: graphs per step.
+        split: ``{"val", "test", "seed"}`` fractions of groups.
+        class_weights: ``auto`` or ``none``.
+        task_kind: ``classification``, ``regression`` or ``anomaly`` (set by the run).
+        fixed / evaluate_all: see :class:`~astrolab.data.datamodules.node.NodeGraphDataModule`.
+        n_stars: if set (``debug=fast`` does), a small embedded sample: ``n_field = n_stars`` and
+            ``max(12, n_stars // 100)`` clusters and asterisms.
+    """
+
+    data_kind = "graph_batch"
+
+    def __init__(self, path: str | None = None, group: str = "group_id", target: str | None = None,
+                 n_clusters: int = 300, n_asterisms: int = 300, anomaly_fraction: float = 0.2,
+                 min_size: int = 20, max_size: int = 60, n_field: int = 40_000, seed: int = 0,
+                 min_parallax_over_error: float | None = 5.0, max_ruwe: float | None = 1.4,
+                 columns: dict[str, str | None] | None = None, graph: dict[str, Any] | None = None,
+                 relative_features: bool | str = "auto", min_nodes: int = 5, batch_size: int = 32,
+                 split: dict[str, Any] | None = None, class_weights: str = "auto",
+                 task_kind: str = "classification", cache_dir: str | None = None, use_cache: bool = True,
+                 fixed: dict[str, Any] | None = None, evaluate_all: bool = False, num_workers: int = 0,
+                 n_stars: int | None = None) -> None:
+        super().__init__()
+        if n_stars is not None:  # debug=fast sets a catalog size: a small embedded sample of about that size
+            n_field = int(n_stars)
+            n_clusters = n_asterisms = max(12, int(n_stars) // 100)
+        if task_kind not in DEFAULT_TARGETS:
+            raise ConfigError(f"dataset=clusters cannot serve a '{task_kind}' task; use task="
+                              "graph_classification, graph_regression or anomaly_detection")
+        self.path = None if path in (None, "", "null") else str(path)
+        self.group = str(group)
+        self.task_kind = task_kind
+        self.target = target or DEFAULT_TARGETS[task_kind]
+        self.sample = {"n_clusters": int(n_clusters), "n_asterisms": int(n_asterisms),
+                       "anomaly_fraction": float(anomaly_fraction), "min_size": int(min_size),
+                       "max_size": int(max_size), "n_field": int(n_field), "seed": int(seed)}
+        self.min_poe = min_parallax_over_error
+        self.max_ruwe = max_ruwe
+        self.columns = {k: v for k, v in dict(columns or {}).items() if v}
+        self.graph_cfg = {"k": 8, "space": "xyz_v", **dict(graph or {})}
+        if self.graph_cfg["space"] not in GRAPH_SPACES:
+            raise ConfigError(f"unknown dataset.graph.space '{self.graph_cfg['space']}'; use one of "
+                              f"{', '.join(GRAPH_SPACES)}")
+        # auto: added for classification / regression; for anomaly detection they REPLACE the absolute
+        # positions and velocities (a group's internal consistency does not depend on where it is, and a
+        # masked absolute value would be trivially recoverable from its relative twin)
+        if relative_features == "auto":
+            relative_features = "replace" if task_kind == "anomaly" else True
+        if relative_features not in (True, False, "replace"):
+            raise ConfigError(f"dataset.relative_features={relative_features!r}; use auto, true, false or replace")
+        self.relative_features = relative_features
+        self.min_nodes = int(min_nodes)
+        self.batch_size = int(batch_size)
+        self.split_cfg = {"val": 0.15, "test": 0.15, "seed": 0, **dict(split or {})}
+        self.class_weights_mode = class_weights
+        from astrolab.data.cache import default_cache_dir
+
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+        fixed = dict(fixed or {})
+        self.fixed_scaler = fixed.get("scaler")
+        self.fixed_class_names = list(fixed["class_names"]) if fixed.get("class_names") else None
+        self.fixed_target_stats = fixed.get("target_stats")
+        self.evaluate_all = evaluate_all
+        self.num_workers = int(num_workers)
+        self.graphs: list[dict[str, Any]] | None = None
+
+    # -- files -------------------------------------------------------------------------------------
+    def embedded_path(self) -> Path:
+        s = self.sample
+        name = (f"gaia_star_groups_c{s['n_clusters']}_a{s['n_asterisms']}_f{s['anomaly_fraction']:g}"
+                f"_n{s['min_size']}-{s['max_size']}_field{s['n_field']}_seed{s['seed']}.fits")
+        return self.cache_dir / "embedded" / name
+
+    def source_path(self) -> Path:
+        return Path(self.path).expanduser() if self.path else self.embedded_path()
+
+    def prepare_data(self) -> None:
+        if self.path is None and not self.embedded_path().exists():
+            from astrolab.data.synthetic.star_groups import generate_star_groups
+
+            log.info("writing the embedded star-group sample to %s", self.embedded_path())
+            generate_star_groups(self.embedded_path(), **self.sample)
+
+    # -- building ----------------------------------------------------------------------------------
+    def _group_targets(self, raw: np.ndarray, inverse: np.ndarray, n_groups: int) -> np.ndarray:
+        """One target per group: the group's value, which must be the same on all its rows."""
+        first = np.full(n_groups, -1)
+        first[inverse[::-1]] = np.arange(len(inverse))[::-1]
+        values = raw[first]
+        same = raw == values[inverse]
+        if raw.dtype.kind == "f":
+            same |= np.isnan(raw) & np.isnan(values[inverse])
+        if not same.all():
+            bad = np.unique(inverse[~same])[:3]
+            raise DataError(f"target '{self.target}' differs between rows of the same {self.group} "
+                            f"(e.g. groups {bad.tolist()}); a graph-level target must be constant per group")
+        return values
+
+    def _labels(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
+        """(y, eligible, class_names) per group for the task kind."""
+        if self.task_kind == "classification":
+            codes, names, eligible = encode_labels(values, self.fixed_class_names, self.target)
+            if len(np.unique(codes[eligible])) < 2 and not self.fixed_class_names:
+                raise DataError(f"target '{self.target}' has fewer than two classes among the groups; pick "
+                                "another dataset.target=")
+            return codes, eligible, names
+        if values.dtype.kind not in "fiu":
+            raise DataError(f"target '{self.target}' is not numeric; task={self.task_kind} needs numbers "
+                            "(use task=graph_classification for labels)")
+        vals = values.astype(np.float64)
+        if self.task_kind == "regression":
+            return vals, np.isfinite(vals), None
+        eligible = (vals == 0) | (vals == 1)
+        if not (vals == 1).any() or not (vals == 0).any():
+            raise DataError(f"anomaly target '{self.target}' needs groups marked 1 (anomaly) and 0 (normal)")
+        return np.where(eligible, vals, -1).astype(np.int64), eligible, None
+
+    def _split(self, y: np.ndarray, eligible: np.ndarray) -> dict[str, np.ndarray]:
+        n = len(y)
+        if self.evaluate_all:
+            return {"train": np.zeros(n, bool), "val": np.zeros(n, bool), "test": eligible.copy()}
+        val, test, seed = self.split_cfg["val"], self.split_cfg["test"], int(self.split_cfg["seed"])
+        if self.task_kind == "anomaly":
+            masks = split_masks(n, None, val, test, seed, eligible & (y == 0))
+            anomalies = np.random.default_rng(seed + 1).permutation(np.flatnonzero(eligible & (y == 1)))
+            half = len(anomalies) // 2
+            masks["val"][anomalies[:half]] = True
+            masks["test"][anomalies[half:]] = True
+            return masks
+        strat = y if self.task_kind == "classification" else None
+        return split_masks(n, strat, val, test, seed, eligible)
+
+    def _build(self) -> None:
+        t0 = time.perf_counter()
+        path = self.source_path()
+        if not path.exists():
+            from astrolab.errors import CatalogNotFoundError
+
+            raise CatalogNotFoundError(f"member table not found: '{path}'; check dataset.path=")
+        catalog = read_catalog(path)
+        inputs = {self.columns.get(c) or c for c in FEATURE_INPUTS}
+        for what, col in (("dataset.group", self.group), ("dataset.target", self.target)):
+            if col in inputs:
+                raise ConfigError(f"{what}={col} is a Gaia input column used for features; name an "
+                                  "independent column")
+            if col not in catalog:
+                from astrolab.data.surveys.common import resolve_columns
+
+                resolve_columns(catalog, [col], [col], None)
+        table = apply_gaia_schema(catalog, self.columns, self.min_poe, self.max_ruwe)
+        gid_raw = catalog.column(self.group)[table.rows]
+        groups, inverse = np.unique(gid_raw, return_inverse=True)
+        counts = np.bincount(inverse, minlength=len(groups))
+        values = self._group_targets(catalog.column(self.target)[table.rows], inverse, len(groups))
+        y, eligible, names = self._labels(values)
+        eligible &= counts >= self.min_nodes
+        if (counts < self.min_nodes).any():
+            log.info("dropped %d groups with fewer than %d stars after the cuts",
+                     int((counts < self.min_nodes).sum()), self.min_nodes)
+        masks = self._split(y, eligible)
+        feats = table.features
+        names_f = list(table.feature_names)
+        replace = self.relative_features == "replace"
+        if replace:
+            names_f = list(RELATIVE_FEATURES) + names_f[len(RELATIVE_FEATURES):]
+        elif self.relative_features:
+            names_f += list(RELATIVE_FEATURES)
+            feats = np.concatenate([feats, np.zeros((len(feats), len(RELATIVE_FEATURES)))], axis=1)
+        order = np.argsort(inverse, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        graphs = []
+        for gi in np.flatnonzero(eligible):
+            rows = order[starts[gi]:starts[gi + 1]]
+            f = feats[rows].copy()
+            core = f[:, [0, 1, 2, 3, 4]].copy()
+            if replace:
+                f[:, :5] = core - np.median(core, axis=0)
+            elif self.relative_features:
+                f[:, len(FEATURES):] = core - np.median(core, axis=0)
+            space = self.graph_cfg["space"]
+            pts = f[:, :3] if space == "xyz" else (core if space == "xyz_v" else f)
+            std = pts.std(0)
+            pts = (pts - pts.mean(0)) / np.where(std > 0, std, 1.0)
+            ei = knn_graph(pts, k=int(self.graph_cfg["k"]))
+            split = next(s for s in SPLITS if masks[s][gi])
+            graphs.append({"x_raw": f, "edges": ei.t().contiguous(), "id": torch.from_numpy(table.ids[rows]),
+                           "y": torch.tensor(y[gi], dtype=torch.float32 if self.task_kind == "regression"
+                                             else torch.int64),
+                           "group": int(gi), "split": split})
+        self.group_values = groups
+        self.class_names = names
+        self.feature_names = names_f
+        self.info = {"path": str(path), "checksum": catalog.checksum, "n_input": table.n_input,
+                     "n_stars_kept": int(len(table.ids)), "n_groups": int(len(groups)),
+                     "cuts": table.cut_counts, "seconds": round(time.perf_counter() - t0, 3)}
+        return graphs
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.graphs is not None:
+            return
+        self.prepare_data()
+        graphs = self._build()
+        train = [g for g in graphs if g["split"] == "train"]
+        if self.fixed_scaler is not None:
+            if list(self.fixed_scaler["feature_names"]) != self.feature_names:
+                raise DataError(f"the checkpoint's features {self.fixed_scaler['feature_names']} differ from "
+                                f"this data's {self.feature_names}")
+            mean, std = np.array(self.fixed_scaler["mean"]), np.array(self.fixed_scaler["std"])
+        else:
+            ref = np.concatenate([g["x_raw"] for g in (train or graphs)])
+            mean, std = ref.mean(0), ref.std(0)
+            std = np.where(std > 0, std, 1.0)
+        self.scaler = {"feature_names": self.feature_names, "mean": mean.tolist(), "std": std.tolist()}
+        for g in graphs:
+            g["x"] = torch.from_numpy((g.pop("x_raw") - mean) / std).float()
+        self.graphs = graphs
+        self.by_split = {s: [g for g in graphs if g["split"] == s] for s in SPLITS}
+        y_train = self.targets("train")
+        self.class_weights = None
+        if self.task_kind == "classification":
+            c = torch.bincount(y_train, minlength=len(self.class_names)).double()
+            if self.class_weights_mode == "auto":
+                self.class_weights = (c.sum() / (len(c) * c.clamp(min=1))).tolist()
+        elif self.task_kind == "regression":
+            if self.fixed_target_stats is not None:
+                self.target_stats = dict(self.fixed_target_stats)
+            elif len(y_train):
+                self.target_stats = {"mean": float(y_train.mean()), "std": float(y_train.std().clamp(min=1e-12))}
+            else:
+                self.target_stats = {"mean": 0.0, "std": 1.0}
+        log.info("star groups: %s graphs (train/val/test), %d features, target '%s'",
+                 "/".join(str(len(self.by_split[s])) for s in SPLITS), self.num_features, self.target)
+
+    # -- protocol ----------------------------------------------------------------------------------
+    @property
+    def num_features(self) -> int:
+        return len(self.feature_names)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names) if self.class_names else 1
+
+    def task_kwargs(self) -> dict[str, Any]:
+        if self.task_kind == "classification":
+            return {"num_classes": self.num_classes, "class_names": self.class_names,
+                    "class_weights": self.class_weights}
+        if self.task_kind == "regression":
+            return {"target_mean": self.target_stats["mean"], "target_std": self.target_stats["std"],
+                    "target_name": self.target}
+        return {}
+
+    def preprocessing(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"scaler": self.scaler, "feature_names": self.feature_names,
+                               "class_names": self.class_names, "target": self.target, "group": self.group,
+                               "task_kind": self.task_kind}
+        if self.task_kind == "regression":
+            out["target_stats"] = self.target_stats
+        return out
+
+    def targets(self, split: str) -> torch.Tensor:
+        ys = [g["y"] for g in self.by_split[split]]
+        if not ys:
+            return torch.zeros(0, dtype=torch.float32 if self.task_kind == "regression" else torch.int64)
+        return torch.stack(ys)
+
+    def describe(self) -> dict[str, Any]:
+        sizes = [int(g["x"].shape[0]) for g in self.graphs]
+        return {"n_graphs": len(self.graphs), "n_nodes": int(sum(sizes)),
+                "nodes_per_graph": {"min": min(sizes), "median": float(np.median(sizes)), "max": max(sizes)},
+                "n_edges": int(sum(int(g["edges"].shape[0]) for g in self.graphs)),
+                "features": self.feature_names, "target": self.target, "group": self.group,
+                "classes": self.class_names, "source": self.info["path"], "checksum": self.info["checksum"],
+                "split_sizes": {s: len(self.by_split[s]) for s in SPLITS}}
+
+    def predictions_table(self, model, task, split: str = "test"):
+        """One row per group of ``split``: the group id (as in the file), true and predicted values."""
+        from astropy.table import Table
+
+        model.eval()
+        outs = []
+        with torch.no_grad():
+            for batch in self._loader(split, shuffle=False):
+                outs.append(model(batch.to(model.device)).cpu())
+        if not outs:
+            return None
+        out = torch.cat(outs)
+        graphs = self.by_split[split]
+        table = Table()
+        table[self.group] = self.group_values[[g["group"] for g in graphs]]
+        table["n_stars"] = np.array([int(g["x"].shape[0]) for g in graphs], dtype=np.int64)
+        y = torch.stack([g["y"] for g in graphs])
+        pred = task.predict(out)
+        if task.kind == "classification":
+            names = np.array(task.class_names)
+            table["true"] = names[y.numpy()]
+            table["predicted"] = names[pred["label"].numpy()]
+            for i, n in enumerate(task.class_names):
+                table[f"prob_{n}"] = pred["prob"][:, i].numpy().astype(np.float32)
+        elif task.kind == "regression":
+            table["true"] = y.numpy()
+            table["predicted"] = pred["value"].numpy()
+        else:
+            table["true"] = y.numpy()
+            table["anomaly_score"] = pred["score"].numpy()
+        return table
+
+    # -- loaders -----------------------------------------------------------------------------------
+    def _loader(self, split: str, shuffle: bool):
+        from torch.utils.data import DataLoader
+
+        if self.graphs is None:
+            self.setup()
+        return DataLoader(self.by_split[split], batch_size=self.batch_size, shuffle=shuffle,
+                          collate_fn=collate_graphs, num_workers=self.num_workers)
+
+    def train_dataloader(self):
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self):
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self):
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self):
+        return self._loader("test", shuffle=False)

@@ -1,0 +1,82 @@
+"""Run plots: PNGs written into the run directory at the end of ``train`` and ``evaluate``.
+
+Every run gets ``learning_curves.png`` (from ``metrics.csv``, when it has epochs) and, from the test
+predictions, ``confusion_matrix.png`` (classification) or ``true_vs_predicted.png`` (regression). Each data
+family adds the picture an astronomer looks at first, through one hook:
+
+- a data module method ``plots(run_dir, model, task) -> list[Path]``, or
+- a plotter registered for its ``data_kind`` with :func:`register_plotter`
+  (``node_graph``: Gaia colour–magnitude diagram, sky and proper-motion plots coloured by predicted class;
+  ready-made figures for the other kinds are in :mod:`astrolab.plots.families`).
+
+Plotting never fails a run: each figure that cannot be drawn is logged as a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: ``data_kind`` → ``plotter(run_dir, model, task, datamodule) -> list[Path]``
+PLOTTERS: dict[str, Callable[..., list[Path]]] = {}
+
+
+def register_plotter(data_kind: str) -> Callable:
+    """Decorator registering a family's plotter for one ``data_kind``."""
+
+    def deco(fn: Callable[..., list[Path]]) -> Callable[..., list[Path]]:
+        PLOTTERS[data_kind] = fn
+        return fn
+
+    return deco
+
+
+def _safe(what: str, fn: Callable[[], Any]) -> list[Path]:
+    try:
+        out = fn()
+    except Exception as exc:  # plots must never fail a run
+        log.warning("plot %s skipped: %s: %s", what, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+        return []
+    if out is None:
+        return []
+    return [Path(p) for p in (out if isinstance(out, (list, tuple)) else [out])]
+
+
+def save_run_plots(run_dir: str | Path, model, task, datamodule=None, split: str = "test") -> list[Path]:
+    """Write every plot of a finished run; returns the PNG paths written."""
+    from astrolab.plots import common, gaia  # noqa: F401  (registers the node_graph plotter)
+
+    run_dir = Path(run_dir)
+    paths = _safe("learning_curves", lambda: common.learning_curves(run_dir / "metrics.csv",
+                                                                       run_dir / "learning_curves.png"))
+    table = None
+    if datamodule is not None and hasattr(datamodule, "predictions_table"):
+        table = _safe_table(datamodule, model, task, split)
+    if table is not None and "true" in table.colnames and "predicted" in table.colnames:
+        if task.kind == "classification":
+            paths += _safe("confusion_matrix", lambda: common.confusion_matrix(
+                table["true"], table["predicted"], list(task.class_names), run_dir / "confusion_matrix.png"))
+        else:
+            paths += _safe("true_vs_predicted", lambda: common.true_vs_predicted(
+                table["true"], table["predicted"], run_dir / "true_vs_predicted.png",
+                getattr(task, "target_name", "target")))
+    if datamodule is not None:
+        hook = getattr(datamodule, "plots", None)
+        kind = getattr(datamodule, "data_kind", None)
+        if callable(hook):
+            paths += _safe(f"{type(datamodule).__name__}.plots", lambda: hook(run_dir, model, task))
+        elif kind in PLOTTERS:
+            paths += _safe(f"{kind} plots", lambda: PLOTTERS[kind](run_dir, model, task, datamodule))
+    return paths
+
+
+def _safe_table(dm, model, task, split):
+    try:
+        return dm.predictions_table(model, task, split)
+    except Exception as exc:
+        log.warning("plots: no predictions for the %s split (%s)", split, exc)
+        return None

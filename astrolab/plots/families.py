@@ -1,0 +1,93 @@
+"""Ready-made figures for the other data families, on plain arrays (a family's data module calls them
+from its ``plots()`` hook or registers them with :func:`astrolab.plots.register_plotter`):
+
+- :func:`phase_folded_light_curves` — light curves folded on their period, one panel per object,
+  titled with the predicted class (``sequence`` data);
+- :func:`photo_z_scatter` — photometric vs spectroscopic redshift with the ``|Δz|/(1+z) = 0.15``
+  outlier lines, NMAD and outlier fraction (photo-z);
+- :func:`cosmic_web_slice` — a thin slab of a particle/galaxy box coloured by class
+  (void / wall / filament / node);
+- :func:`point_cloud_segmentation` — a point cloud coloured by predicted segment, with the true segments
+  beside it when given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from astrolab.plots.common import figure, save
+
+
+def phase_folded_light_curves(times: Sequence[np.ndarray], mags: Sequence[np.ndarray], periods: Sequence[float],
+                              labels: Sequence[str], path: Path, max_panels: int = 12) -> Path:
+    n = min(len(times), max_panels)
+    cols = min(n, 4)
+    rows = (n + cols - 1) // cols
+    fig = figure(figsize=(3.2 * cols, 2.4 * rows))
+    for i in range(n):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        t, m, p = np.asarray(times[i], float), np.asarray(mags[i], float), float(periods[i])
+        phase = (t / p) % 1.0 if p > 0 else t
+        ax.scatter(np.r_[phase, phase + 1], np.r_[m, m], s=3)
+        ax.invert_yaxis()
+        ax.set_title(f"{labels[i]}  P={p:.3g} d", fontsize=8)
+        ax.set_xlabel("phase")
+        ax.set_ylabel("mag")
+    return save(fig, path)
+
+
+def photo_z_scatter(z_true: np.ndarray, z_pred: np.ndarray, path: Path, outlier: float = 0.15) -> Path:
+    zt, zp = np.asarray(z_true, float), np.asarray(z_pred, float)
+    dz = (zp - zt) / (1 + zt)
+    nmad = 1.4826 * np.median(np.abs(dz - np.median(dz))) if len(dz) else float("nan")
+    frac = float(np.mean(np.abs(dz) > outlier)) if len(dz) else float("nan")
+    fig = figure(figsize=(5, 5))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.scatter(zt, zp, s=3, alpha=0.5)
+    hi = float(max(zt.max(initial=0), zp.max(initial=0))) * 1.05 + 1e-3
+    grid = np.linspace(0, hi, 50)
+    ax.plot(grid, grid, "k-", lw=1)
+    for s in (1, -1):
+        ax.plot(grid, grid + s * outlier * (1 + grid), "r--", lw=0.8)
+    ax.set_xlim(0, hi)
+    ax.set_ylim(0, hi)
+    ax.set_xlabel(r"$z_\mathrm{spec}$")
+    ax.set_ylabel(r"$z_\mathrm{phot}$")
+    ax.set_title(f"NMAD={nmad:.4f}  outliers={frac:.1%}", fontsize=9)
+    return save(fig, path)
+
+
+def cosmic_web_slice(positions: np.ndarray, labels: np.ndarray, class_names: Sequence[str], path: Path,
+                     axis: int = 2, thickness: float | None = None) -> Path:
+    pos = np.asarray(positions, float)
+    lab = np.asarray(labels, int)
+    mid = np.median(pos[:, axis])
+    width = thickness if thickness is not None else 0.1 * np.ptp(pos[:, axis])
+    sel = np.abs(pos[:, axis] - mid) <= width / 2
+    a, b = [i for i in range(3) if i != axis]
+    fig = figure(figsize=(6, 6))
+    ax = fig.add_subplot(1, 1, 1)
+    for k, name in enumerate(class_names):
+        m = sel & (lab == k)
+        ax.scatter(pos[m, a], pos[m, b], s=2, label=f"{name} ({int(m.sum())})")
+    ax.set_aspect("equal")
+    ax.set_xlabel("xyz"[a] + " [Mpc/h]")
+    ax.set_ylabel("xyz"[b] + " [Mpc/h]")
+    ax.set_title(f"slice {'xyz'[axis]} = {mid:.1f} ± {width / 2:.1f}", fontsize=9)
+    ax.legend(fontsize=7, markerscale=3)
+    return save(fig, path)
+
+
+def point_cloud_segmentation(points: np.ndarray, predicted: np.ndarray, path: Path,
+                             true: np.ndarray | None = None) -> Path:
+    pts = np.asarray(points, float)
+    panels = [("predicted", np.asarray(predicted))] + ([("true", np.asarray(true))] if true is not None else [])
+    fig = figure(figsize=(5 * len(panels), 5))
+    for i, (title, lab) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1, projection="3d")
+        ax.scatter(pts[:, 0], pts[:, 1], pts[:, 2], c=lab, s=2, cmap="tab10")
+        ax.set_title(f"{title} segments", fontsize=9)
+    return save(fig, path)
