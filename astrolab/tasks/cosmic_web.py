@@ -104,5 +104,8 @@ class _BCE(nn.Module):
         super().__init__()
         self.register_buffer("pos_weight", as_tensor([pos_weight]) if pos_weight else None)
 
+    def reset_parameters(self) -> None:
+        """No parameters (``pos_weight`` is fixed by the data)."""
+
     def forward(self, output: Tensor, target: Tensor) -> Tensor:
         return nn.functional.binary_cross_entropy_with_logits(output, target.float(), pos_weight=self.pos_weight)

@@ -97,6 +97,9 @@ class RegistrationLoss(nn.Module):
         super().__init__()
         self.translation_weight = float(translation_weight)
 
+    def reset_parameters(self) -> None:
+        """No parameters."""
+
     def forward(self, output: Tensor, target: Tensor) -> Tensor:
         pose = pose_from_output(output)
         rot = ((pose[:, :9] - target[:, :9]) ** 2).sum(-1)
