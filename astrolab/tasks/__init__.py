@@ -7,8 +7,9 @@ from astrolab.tasks.cosmic_web import CosmicWebClassification, FilamentDetection
 from astrolab.tasks.graph import AnomalyDetection, GraphClassification, GraphRegression
 from astrolab.tasks.point import PointClassification, PointRegistration, PointSegmentation
 from astrolab.tasks.regression import NodeRegression, RegressionTask
+from astrolab.tasks.temporal import Forecasting, TimeSeriesClassification
 
 __all__ = ["Task", "ClassificationTask", "RegressionTask", "NodeClassification", "NodeRegression",
-           "GraphClassification", "GraphRegression", "AnomalyDetection",
-           "PointClassification", "PointSegmentation", "PointRegistration", "CosmicWebClassification",
-           "FilamentDetection"]
+           "GraphClassification", "GraphRegression", "AnomalyDetection", "TimeSeriesClassification",
+           "Forecasting", "PointClassification", "PointSegmentation", "PointRegistration",
+           "CosmicWebClassification", "FilamentDetection"]

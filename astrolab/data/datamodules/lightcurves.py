@@ -1,0 +1,717 @@
+"""``LightCurveDataModule``: long-format epoch photometry → padded, masked sequence batches.
+
+One object = one irregularly sampled (multi-band) light curve. Each batch is one ``TensorDict``::
+
+    sequence  batch [B, L]: x [B, L, F] float32 (per-epoch features, standardised with train-split
+                            statistics), time [B, L] float32 (days since the object's first epoch),
+                            band [B, L] int64 (band code), mask [B, L] bool (True = real epoch)
+    objects   batch [B]:    y [B] int64 (class code; -1 = unlabelled), id [B] int64 (exact),
+                            index [B] int64 (row in the prepared object list),
+                            seed [B] bool (the objects this batch predicts; False = graph neighbours)
+    edges     batch [E]:    index [E, 2] int64 (source → target, local rows) — only with a kNN graph
+    queries   batch [B, Q]: (task=forecasting) x [B, Q, 3], time [B, Q], band [B, Q], mask [B, Q],
+                            target [B, Q, 3] = (Δmag, persistence Δmag, phase-folded Δmag),
+                            offset [B, Q] (the band median added back to get magnitudes)
+
+Per-epoch features, in this fixed order: ``log_dt`` (log(1 + days since the previous epoch)), ``dmag``
+(magnitude minus the object's median in that band), ``log_err`` (log10 of the error), ``median_mag`` (the
+object's median magnitude, repeated), and with ``periodogram: true`` also ``sin_phase``, ``cos_phase``
+(phase at the Lomb–Scargle period of the context epochs), ``log_period``, ``ls_power``. Every feature is
+computed from the object's own context epochs; labels and truth columns of the object table are never
+inputs. Sequences are never truncated unless ``max_length`` is set, and then the log says how many were.
+
+Forecasting: the last ``forecast.fraction`` of each object's epochs (at most ``forecast.max_queries``) are
+queries: the model sees the context epochs and the query times and bands, and predicts the query
+magnitudes. Baselines computed on the same queries: persistence (the last context magnitude in the same
+band) and phase-folded (the context magnitude nearest in phase, same band, at the periodogram period, or
+at the object table's ``period_column`` when there is no periodogram; the band median when there is no
+period).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from tensordict import TensorDict
+
+from astrolab.data.cache import cache_key, default_cache_dir, load_cached, save_cached
+from astrolab.data.splits import split_masks
+from astrolab.data.surveys.common import encode_labels
+from astrolab.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+MAX_BANDS = 16
+BASE_FEATURES = ["log_dt", "dmag", "log_err", "median_mag"]
+PERIOD_FEATURES = ["sin_phase", "cos_phase", "log_period", "ls_power"]
+QUERY_FEATURES = ["log_dt_last", "sin_phase", "cos_phase"]
+
+
+def lomb_scargle_period(t: np.ndarray, y: np.ndarray, dy: np.ndarray, min_period: float,
+                        max_period: float, samples_per_peak: float) -> tuple[float, float]:
+    """Best Lomb–Scargle period (astropy, fast method) and its normalised power."""
+    from astropy.timeseries import LombScargle
+
+    if len(t) < 5:
+        return np.nan, 0.0
+    baseline = max(float(t.max() - t.min()), 1e-3)
+    fmin = max(1.0 / max_period, 1.0 / (2 * baseline))
+    fmax = 1.0 / min_period
+    df = 1.0 / (samples_per_peak * baseline)
+    freq = fmin + df * np.arange(int(np.ceil((fmax - fmin) / df)) + 1)
+    power = LombScargle(t, y, dy).power(freq, method="fast", assume_regular_frequency=True)
+    i = int(np.nanargmax(power))
+    return float(1.0 / freq[i]), float(power[i])
+
+
+def _identity(x):
+    return x
+
+
+class LightCurveDataModule(L.LightningDataModule):
+    """Light curves (an epochs file or folder + an object table, or the embedded sample) as sequences.
+
+    Args:
+        path: long-format epochs file (one row per epoch), or a folder of per-object files (the id is
+            the file-name stem when the files have no id column); ``None``: the embedded sample.
+        objects: object table with the labels (joined on ``object_id``); ``None`` with the embedded sample.
+        target: label column of the object table (classification).
+        columns: ``{canonical: column}`` for ``object_id, mjd, mag, mag_err, band`` (``object_id`` applies
+            to the epochs and the object table).
+        n_objects, bands, min_epochs, max_epochs, seed: the embedded sample.
+        max_mag, max_mag_err: sentinel thresholds (epochs at or above are dropped).
+        min_good_epochs: objects with fewer good epochs are dropped.
+        max_length: keep at most this many (most recent) context epochs per object (``None``: all).
+        periodogram: add Lomb–Scargle phase/period features (``period_search`` sets its grid).
+        period_column: object-table column with a catalogue period, used only by the phase-folded
+            forecasting baseline when there is no periodogram (never a model input).
+        forecast: ``{"fraction": 0.2, "max_queries": 32, "min_context": 20}``.
+        graph: ``{"type": none|knn, "k": 8, "space": summary|sky}`` — kNN graph of objects; a batch then
+            holds its objects plus their graph neighbours (``objects.seed`` marks the predicted ones).
+        batch_size, num_workers: loaders.
+        split, class_weights, task_kind, cache_dir, use_cache, fixed, evaluate_all: as in the other data
+            modules.
+    """
+
+    data_kind = "sequence"
+
+    def __init__(self, path: str | None = None, objects: str | None = None, target: str | None = "class",
+                 columns: dict[str, str | None] | None = None, n_objects: int = 1600,
+                 bands: list[str] | tuple[str, ...] = ("g", "r"), min_epochs: int = 50, max_epochs: int = 400,
+                 seed: int = 0, max_mag: float = 50.0, max_mag_err: float = 9.0, min_good_epochs: int = 10,
+                 max_length: int | None = None, periodogram: bool = False,
+                 period_search: dict[str, float] | None = None, period_column: str | None = "period",
+                 forecast: dict[str, Any] | None = None, graph: dict[str, Any] | None = None,
+                 batch_size: int = 64, num_workers: int = 0, split: dict[str, Any] | None = None,
+                 class_weights: str = "auto", task_kind: str = "classification", cache_dir: str | None = None,
+                 use_cache: bool = True, fixed: dict[str, Any] | None = None, evaluate_all: bool = False) -> None:
+        super().__init__()
+        none = (None, "", "null", "None")
+        self.path = None if path in none else str(path)
+        self.objects_path = None if objects in none else str(objects)
+        self.target = None if target in none else str(target)
+        self.columns = {k: v for k, v in dict(columns or {}).items() if v}
+        self.n_objects, self.bands, self.seed = int(n_objects), [str(b) for b in bands], int(seed)
+        self.min_epochs, self.max_epochs = int(min_epochs), int(max_epochs)
+        self.max_mag, self.max_mag_err, self.min_good = float(max_mag), float(max_mag_err), int(min_good_epochs)
+        self.max_length = None if max_length in none else int(max_length)
+        self.periodogram = bool(periodogram)
+        self.period_search = {"min_period": 0.02, "max_period": 1000.0, "samples_per_peak": 3.0,
+                              **dict(period_search or {})}
+        self.period_column = None if period_column in none else str(period_column)
+        self.forecast_cfg = {"fraction": 0.2, "max_queries": 32, "min_context": 20, **dict(forecast or {})}
+        self.graph_cfg = {"type": "none", "k": 8, "space": "summary", **dict(graph or {})}
+        if self.graph_cfg["type"] not in ("none", "knn"):
+            raise ConfigError(f"unknown graph type '{self.graph_cfg['type']}'; use model.graph=none or knn")
+        if self.graph_cfg["space"] not in ("summary", "sky"):
+            raise ConfigError(f"unknown dataset.graph.space '{self.graph_cfg['space']}'; use summary or sky")
+        self.batch_size, self.num_workers = int(batch_size), int(num_workers)
+        self.split_cfg = {"val": 0.15, "test": 0.15, "seed": 0, **dict(split or {})}
+        self.class_weights_mode = class_weights
+        if task_kind not in ("classification", "forecasting"):
+            raise ConfigError(f"dataset=lightcurves supports task=time_series_classification or "
+                              f"task=forecasting, not a '{task_kind}' task")
+        self.task_kind = task_kind
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+        self.use_cache = use_cache
+        self.fixed = dict(fixed or {})
+        self.evaluate_all = evaluate_all
+        self.td: TensorDict | None = None
+        if self.path is not None and self.objects_path is None and task_kind == "classification":
+            raise ConfigError("classification of your light curves needs the labels: pass the object table "
+                              "with dataset.objects=<file> (and dataset.target=<label column>)")
+
+    # -- files -------------------------------------------------------------------------------------
+    def _embedded_paths(self) -> tuple[Path, Path]:
+        stem = (f"lightcurves_n{self.n_objects}_{''.join(self.bands)}_e{self.min_epochs}-{self.max_epochs}"
+                f"_seed{self.seed}")
+        root = self.cache_dir / "embedded"
+        return root / f"{stem}_epochs.csv", root / f"{stem}_objects.csv"
+
+    def source_paths(self) -> tuple[Path, Path | None]:
+        if self.path is None:
+            return self._embedded_paths()
+        return Path(self.path).expanduser(), (Path(self.objects_path).expanduser() if self.objects_path else None)
+
+    def prepare_data(self) -> None:
+        if self.path is None:
+            ep, ob = self._embedded_paths()
+            if not (ep.exists() and ob.exists()):
+                from astrolab.data.synthetic.lightcurves import generate_lightcurves
+
+                log.info("writing the embedded light-curve sample (%d objects, bands %s, seed %d) to %s",
+                         self.n_objects, ",".join(self.bands), self.seed, ep.parent)
+                generate_lightcurves(ep, ob, n_objects=self.n_objects, bands=self.bands,
+                                     min_epochs=self.min_epochs, max_epochs=self.max_epochs, seed=self.seed)
+
+    def data_config(self) -> dict[str, Any]:
+        return {"target": self.target, "columns": self.columns, "max_mag": self.max_mag,
+                "max_mag_err": self.max_mag_err, "min_good": self.min_good, "max_length": self.max_length,
+                "periodogram": self.periodogram, "period_search": self.period_search,
+                "period_column": self.period_column, "forecast": self.forecast_cfg
+                if self.task_kind == "forecasting" else None, "split": self.split_cfg,
+                "task_kind": self.task_kind, "class_names": self.fixed.get("class_names"),
+                "bands": self.fixed.get("bands"), "evaluate_all": self.evaluate_all, "version": 1}
+
+    # -- preparation -------------------------------------------------------------------------------
+    def _build(self) -> tuple[TensorDict, dict[str, Any]]:
+        from astrolab.data.surveys.lightcurves import read_epochs, read_objects
+
+        t0 = time.perf_counter()
+        ep_path, ob_path = self.source_paths()
+        ep = read_epochs(ep_path, self.columns, self.max_mag, self.max_mag_err, self.min_good)
+        ids, start, counts = np.unique(ep.object_id, return_index=True, return_counts=True)
+        n_obj = len(ids)
+        meta: dict[str, Any] = {"info": {**ep.info, "checksum": ep.checksum}}
+        # labels and truth columns from the object table
+        eligible = np.ones(n_obj, bool)
+        y = np.full(n_obj, -1, np.int64)
+        period_cat = np.full(n_obj, np.nan)
+        ra = dec = None
+        if ob_path is not None:
+            want_target = self.target if self.task_kind == "classification" else None
+            ob = read_objects(ob_path, self.columns, want_target, extra=("ra", "dec")
+                              + ((self.period_column,) if self.period_column else ()))
+            meta["info"]["objects"] = str(ob_path)
+            meta["info"]["objects_checksum"] = ob["checksum"]
+            if self.task_kind == "classification" and self.target in {
+                    self.columns.get(c) or c for c in ("mjd", "mag", "mag_err", "band")}:
+                raise ConfigError(f"dataset.target={self.target} is an input column; pick a label column")
+            pos = {int(i): k for k, i in enumerate(ob["ids"])}
+            rows = np.array([pos.get(int(i), -1) for i in ids])
+            missing = int((rows < 0).sum())
+            if missing:
+                log.warning("%d light curves have no row in the object table (unlabelled)", missing)
+            no_lc = len(ob["ids"]) - int((rows >= 0).sum())
+            if no_lc:
+                log.info("%d objects of the object table have no usable light curve", no_lc)
+            meta["info"]["n_objects_without_table_row"] = missing
+            if self.task_kind == "classification":
+                raw = np.asarray(ob["target"])
+                raw_obj = np.where(rows >= 0, raw[np.clip(rows, 0, None)], "" if raw.dtype.kind in "US" else np.nan)
+                codes, names, ok = encode_labels(raw_obj, self.fixed.get("class_names"), self.target)
+                if len(np.unique(codes[ok])) < 2 and not self.fixed.get("class_names"):
+                    raise DataError(f"target '{self.target}' has fewer than two classes; pick another "
+                                    "dataset.target=")
+                y, eligible = codes, ok
+                meta["class_names"] = names
+            if self.period_column and self.period_column in ob:
+                period_cat = np.where(rows >= 0, ob[self.period_column][np.clip(rows, 0, None)], np.nan)
+            if "ra" in ob and "dec" in ob:
+                ra = np.where(rows >= 0, ob["ra"][np.clip(rows, 0, None)], np.nan)
+                dec = np.where(rows >= 0, ob["dec"][np.clip(rows, 0, None)], np.nan)
+        elif self.task_kind == "classification":
+            raise ConfigError("classification needs labels: pass dataset.objects=<object table>")
+        # bands
+        bands = self.fixed.get("bands") or sorted(np.unique(ep.band).tolist())
+        lookup = {b: i for i, b in enumerate(bands)}
+        band = np.array([lookup.get(b, -1) for b in ep.band], dtype=np.int64)
+        if (band < 0).any():
+            raise DataError(f"bands {sorted(set(ep.band[band < 0]))} were not seen in training "
+                            f"(trained on {bands})")
+        if len(bands) > MAX_BANDS:
+            raise DataError(f"{len(bands)} distinct bands; at most {MAX_BANDS} are supported (check "
+                            "dataset.columns.band=)")
+        meta["bands"] = bands
+        # context / query partition (queries: the last epochs of each object)
+        is_query = np.zeros(len(ep.mjd), bool)
+        n_ctx = counts.copy()
+        if self.task_kind == "forecasting":
+            fc = self.forecast_cfg
+            nq = np.clip(np.round(counts * float(fc["fraction"])).astype(int), 1, int(fc["max_queries"]))
+            nq = np.where(counts - nq >= int(fc["min_context"]), nq, 0)
+            if (nq == 0).any():
+                log.warning("%d objects have fewer than %d context epochs: no forecasting queries for them",
+                            int((nq == 0).sum()), fc["min_context"])
+                eligible &= nq > 0
+            n_ctx = counts - nq
+            for s, c, q in zip(start, counts, nq):
+                is_query[s + c - q: s + c] = True
+        keep_ctx = ~is_query
+        if self.max_length is not None:
+            too_long = n_ctx > self.max_length
+            if too_long.any():
+                log.warning("dataset.max_length=%d: keeping the most recent %d context epochs of %d objects "
+                            "(longest had %d)", self.max_length, self.max_length, int(too_long.sum()),
+                            int(n_ctx.max()))
+                for s, c in zip(start[too_long], n_ctx[too_long]):
+                    keep_ctx[s: s + c - self.max_length] = False
+            meta["info"]["n_truncated"] = int(too_long.sum())
+        obj_of = np.repeat(np.arange(n_obj), counts)
+        t_rel = ep.mjd - ep.mjd[start][obj_of]
+        # per-object per-band medians of the context epochs
+        med = np.full((n_obj, len(bands)), np.nan)
+        obj_median = np.zeros(n_obj)
+        dmag = np.zeros(len(ep.mjd))
+        for k in range(n_obj):
+            sl = slice(start[k], start[k] + counts[k])
+            c = keep_ctx[sl]
+            m, b = ep.mag[sl], band[sl]
+            obj_median[k] = np.median(m[c])
+            for j in np.unique(b[c]):
+                med[k, j] = np.median(m[c & (b == j)])
+            off = med[k, b]
+            off = np.where(np.isfinite(off), off, obj_median[k])
+            dmag[sl] = m - off
+        offset = ep.mag - dmag
+        # period search on the context epochs
+        period = np.full(n_obj, np.nan)
+        power = np.zeros(n_obj)
+        if self.periodogram:
+            tp = time.perf_counter()
+            ps = self.period_search
+            for k in range(n_obj):
+                sl = slice(start[k], start[k] + counts[k])
+                c = keep_ctx[sl]
+                period[k], power[k] = lomb_scargle_period(t_rel[sl][c], dmag[sl][c], ep.mag_err[sl][c],
+                                                          ps["min_period"], ps["max_period"],
+                                                          ps["samples_per_peak"])
+            meta["periodogram_seconds"] = time.perf_counter() - tp
+            log.info("Lomb-Scargle periods of %d objects in %.1f s", n_obj, meta["periodogram_seconds"])
+            fold_period = period
+        else:
+            fold_period = period_cat
+        # epoch features (dt to the previous context epoch)
+        ctx_idx = np.flatnonzero(keep_ctx)
+        ctx_obj = obj_of[ctx_idx]
+        dt = np.diff(t_rel[ctx_idx], prepend=0.0)
+        first = np.r_[True, ctx_obj[1:] != ctx_obj[:-1]]
+        dt[first] = 0.0
+        feats = [np.log1p(np.maximum(dt, 0)), dmag[ctx_idx], np.log10(ep.mag_err[ctx_idx]),
+                 obj_median[ctx_obj]]
+        names = list(BASE_FEATURES)
+        if self.periodogram:
+            ph = 2 * np.pi * np.mod(t_rel[ctx_idx] / period[ctx_obj], 1.0)
+            feats += [np.sin(ph), np.cos(ph), np.log10(period[ctx_obj]), power[ctx_obj]]
+            names += PERIOD_FEATURES
+        x_ctx = np.stack(feats, 1)
+        ctx_counts = np.bincount(ctx_obj, minlength=n_obj)
+        # splits
+        if self.evaluate_all:
+            masks = {"train": np.zeros(n_obj, bool), "val": np.zeros(n_obj, bool), "test": eligible.copy()}
+        else:
+            strat = y if self.task_kind == "classification" else None
+            masks = split_masks(n_obj, strat, self.split_cfg["val"], self.split_cfg["test"],
+                                int(self.split_cfg["seed"]), eligible)
+        objects = {"y": torch.from_numpy(y), "id": torch.from_numpy(ids.astype(np.int64)),
+                   "ctx_start": torch.from_numpy(np.r_[0, np.cumsum(ctx_counts)[:-1]].astype(np.int64)),
+                   "ctx_len": torch.from_numpy(ctx_counts.astype(np.int64)),
+                   "median_mag": torch.from_numpy(obj_median), "period": torch.from_numpy(period),
+                   "power": torch.from_numpy(power), "dmag_std": torch.from_numpy(_group_std(dmag[ctx_idx], ctx_obj, n_obj)),
+                   "ra": torch.from_numpy(ra if ra is not None else np.full(n_obj, np.nan)),
+                   "dec": torch.from_numpy(dec if dec is not None else np.full(n_obj, np.nan))}
+        for s in ("train", "val", "test"):
+            objects[f"{s}_mask"] = torch.from_numpy(masks[s])
+        td = TensorDict({
+            "objects": TensorDict(objects, batch_size=[n_obj]),
+            "context": TensorDict({"x_raw": torch.from_numpy(x_ctx), "time": torch.from_numpy(t_rel[ctx_idx]),
+                                   "band": torch.from_numpy(band[ctx_idx])}, batch_size=[len(ctx_idx)]),
+        }, batch_size=[])
+        if self.task_kind == "forecasting":
+            td["queries"] = self._queries(ep, is_query, obj_of, t_rel, dmag, offset, band, keep_ctx, start,
+                                          counts, fold_period, n_obj)
+        meta["feature_names"] = names
+        meta["prepare_seconds"] = time.perf_counter() - t0
+        return td, meta
+
+    def _queries(self, ep, is_query, obj_of, t_rel, dmag, offset, band, keep_ctx, start, counts,
+                 fold_period, n_obj) -> TensorDict:
+        q_idx = np.flatnonzero(is_query)
+        persist = np.zeros(len(q_idx))
+        folded = np.zeros(len(q_idx))
+        dt_last = np.zeros(len(q_idx))
+        sinp = np.zeros(len(q_idx))
+        cosp = np.zeros(len(q_idx))
+        pos = 0
+        q_counts = np.bincount(obj_of[q_idx], minlength=n_obj)
+        for k in range(n_obj):
+            nq = q_counts[k]
+            if nq == 0:
+                continue
+            sl = slice(start[k], start[k] + counts[k])
+            c = keep_ctx[sl]
+            tc, mc, bc = t_rel[sl][c], dmag[sl][c], band[sl][c]
+            qs = slice(pos, pos + nq)
+            tq, bq = t_rel[q_idx[qs]], band[q_idx[qs]]
+            dt_last[qs] = tq - tc[-1]
+            P = fold_period[k]
+            for j in range(nq):
+                same = bc == bq[j]
+                persist[pos + j] = mc[same][-1] if same.any() else mc[-1]
+                if np.isfinite(P) and P > 0 and same.any():
+                    dphi = np.abs(np.mod((tc[same] - tq[j]) / P + 0.5, 1.0) - 0.5)
+                    folded[pos + j] = mc[same][int(np.argmin(dphi))]
+                else:
+                    folded[pos + j] = 0.0  # the band median
+            if self.periodogram and np.isfinite(P):
+                ph = 2 * np.pi * np.mod(tq / P, 1.0)
+                sinp[qs], cosp[qs] = np.sin(ph), np.cos(ph)
+            pos += nq
+        x = np.stack([np.log1p(np.maximum(dt_last, 0)), sinp, cosp], 1)
+        target = np.stack([dmag[q_idx], persist, folded], 1)
+        return TensorDict({"x_raw": torch.from_numpy(x), "time": torch.from_numpy(t_rel[q_idx]),
+                           "band": torch.from_numpy(band[q_idx]), "target": torch.from_numpy(target),
+                           "offset": torch.from_numpy(offset[q_idx]), "mjd": torch.from_numpy(ep.mjd[q_idx]),
+                           "object": torch.from_numpy(obj_of[q_idx].astype(np.int64))},
+                          batch_size=[len(q_idx)])
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.td is not None:
+            return
+        self.prepare_data()
+        t0 = time.perf_counter()
+        ep_path, ob_path = self.source_paths()
+        from astrolab.data.io import file_checksum
+        from astrolab.errors import CatalogNotFoundError
+
+        if not ep_path.exists():
+            raise CatalogNotFoundError(f"light-curve file or folder not found: '{ep_path}'; check dataset.path=")
+        if ob_path is not None and not ob_path.exists():
+            raise CatalogNotFoundError(f"object table not found: '{ob_path}'; check dataset.objects=")
+        sums = [file_checksum(ep_path) if ep_path.is_file() else _folder_signature(ep_path)]
+        if ob_path is not None:
+            sums.append(file_checksum(ob_path))
+        key = cache_key("+".join(sums), self.data_config())
+        cached = load_cached(self.cache_dir, "sequence", key) if self.use_cache else None
+        if cached is None:
+            td, meta = self._build()
+            if self.use_cache:
+                save_cached(self.cache_dir, "sequence", key, td, meta)
+            meta["cache"] = "built"
+        else:
+            td, meta = cached
+            meta["cache"] = "hit"
+        self.meta = meta
+        self.feature_names = list(meta["feature_names"])
+        self.class_names = meta.get("class_names")
+        self.band_names = list(meta["bands"])
+        objs = td["objects"]
+        train = objs["train_mask"]
+        ctx = td["context"]
+        train_epochs = train[_expand(objs["ctx_len"])]
+        self.scaler = self._fit_scaler("scaler", ctx["x_raw"], train_epochs, self.feature_names)
+        ctx["x"] = self._apply(ctx["x_raw"], self.scaler)
+        del ctx["x_raw"]
+        if "queries" in td.keys():
+            q = td["queries"]
+            self.query_scaler = self._fit_scaler("query_scaler", q["x_raw"], train[q["object"]], QUERY_FEATURES)
+            q["x"] = self._apply(q["x_raw"], self.query_scaler)
+            del q["x_raw"]
+            dq = q["target"][:, 0][train[q["object"]]]
+            self.target_stats = self.fixed.get("target_stats") or {
+                "mean": 0.0, "std": float(dq.std().clamp(min=1e-3)) if len(dq) > 1 else 1.0}
+            self.class_weights = None
+        else:
+            self.query_scaler = None
+            y = objs["y"]
+            counts = torch.bincount(y[train], minlength=len(self.class_names)).double()
+            weights = counts.sum() / (len(counts) * counts.clamp(min=1))
+            self.class_weights = weights.tolist() if self.class_weights_mode == "auto" else None
+            self.class_counts = {n: int(c) for n, c in zip(self.class_names, torch.bincount(
+                y[y >= 0], minlength=len(self.class_names)).tolist())}
+        self.ctx_start = objs["ctx_start"]
+        self.ctx_len = objs["ctx_len"]
+        if "queries" in td.keys():
+            qobj = td["queries", "object"]
+            qc = torch.bincount(qobj, minlength=objs.batch_size[0])
+            self.q_len = qc
+            self.q_start = torch.cat([torch.zeros(1, dtype=torch.long), qc.cumsum(0)[:-1]])
+        self.td = td
+        self.neighbours = self._build_graph() if self.graph_cfg["type"] == "knn" else None
+        self.timings = {"setup": time.perf_counter() - t0}
+
+    def _fit_scaler(self, name: str, x: torch.Tensor, rows: torch.Tensor, names: list[str]) -> dict[str, Any]:
+        fixed = self.fixed.get(name)
+        if fixed is not None:
+            if list(fixed["feature_names"]) != list(names):
+                raise DataError(f"the checkpoint's features {fixed['feature_names']} differ from this data's "
+                                f"{names} (same dataset.periodogram= as in training?)")
+            return fixed
+        ref = x[rows] if rows.any() else x
+        mean, std = ref.mean(0), ref.std(0)
+        std = torch.where(std > 1e-12, std, torch.ones_like(std))
+        return {"feature_names": list(names), "mean": mean.tolist(), "std": std.tolist()}
+
+    @staticmethod
+    def _apply(x: torch.Tensor, scaler: dict[str, Any]) -> torch.Tensor:
+        mean = torch.tensor(scaler["mean"], dtype=torch.float64)
+        std = torch.tensor(scaler["std"], dtype=torch.float64)
+        return torch.nan_to_num((x - mean) / std).float()
+
+    def _build_graph(self) -> list[np.ndarray]:
+        from astrolab.data.graphs import knn_graph
+
+        objs = self.td["objects"]
+        space = self.graph_cfg["space"]
+        if space == "sky":
+            ra, dec = objs["ra"].numpy(), objs["dec"].numpy()
+            if not np.isfinite(ra).all() or not np.isfinite(dec).all():
+                raise DataError("dataset.graph.space=sky needs ra and dec for every object in the object "
+                                "table; use dataset.graph.space=summary")
+            r, d = np.radians(ra), np.radians(dec)
+            pts = np.stack([np.cos(d) * np.cos(r), np.cos(d) * np.sin(r), np.sin(d)], 1)
+        else:
+            cols = [objs["median_mag"].numpy(), np.log10(objs["dmag_std"].numpy() + 1e-4)]
+            if self.periodogram:
+                cols += [np.log10(objs["period"].numpy()), objs["power"].numpy()]
+            pts = np.stack(cols, 1)
+            train = objs["train_mask"].numpy()
+            ref = pts[train] if train.any() else pts
+            std = ref.std(0)
+            pts = (pts - ref.mean(0)) / np.where(std > 0, std, 1.0)
+        edge_index = knn_graph(pts, k=int(self.graph_cfg["k"])).numpy()
+        n = len(pts)
+        order = np.argsort(edge_index[1], kind="stable")
+        src, dst = edge_index[0][order], edge_index[1][order]
+        bounds = np.searchsorted(dst, np.arange(n + 1))
+        log.info("kNN graph of objects (k=%d, space=%s): %d edges", self.graph_cfg["k"], space, len(src))
+        return [src[bounds[i]:bounds[i + 1]] for i in range(n)]
+
+    # -- sizes and task hand-off -------------------------------------------------------------------
+    @property
+    def num_features(self) -> int:
+        return len(self.feature_names)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names) if self.class_names else 1
+
+    def task_kwargs(self) -> dict[str, Any]:
+        if self.task_kind == "classification":
+            return {"num_classes": self.num_classes, "class_names": self.class_names,
+                    "class_weights": self.class_weights}
+        return {"target_mean": self.target_stats["mean"], "target_std": self.target_stats["std"],
+                "target_name": "dmag"}
+
+    def preprocessing(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"scaler": self.scaler, "feature_names": self.feature_names,
+                               "class_names": self.class_names, "bands": self.band_names,
+                               "target": self.target, "task_kind": self.task_kind}
+        if self.query_scaler is not None:
+            out["query_scaler"] = self.query_scaler
+            out["target_stats"] = self.target_stats
+        return out
+
+    def split_indices(self, split: str) -> torch.Tensor:
+        return torch.nonzero(self.td["objects", f"{split}_mask"]).reshape(-1)
+
+    def targets(self, split: str) -> torch.Tensor:
+        """Class codes (classification) or the ``[M, 3]`` query targets (forecasting) of a split."""
+        idx = self.split_indices(split)
+        if self.task_kind == "classification":
+            return self.td["objects", "y"][idx]
+        q = self.td["queries"]
+        return q["target"][self.td["objects", f"{split}_mask"][q["object"]]].float()
+
+    def describe(self) -> dict[str, Any]:
+        objs = self.td["objects"]
+        info = self.meta["info"]
+        lens = objs["ctx_len"].float()
+        out = {"n_objects": int(objs.batch_size[0]), "n_epochs": info.get("n_epochs"),
+               "context_length": {"min": int(lens.min()), "median": float(lens.median()), "max": int(lens.max())},
+               "bands": self.band_names, "features": self.feature_names, "classes": self.class_names,
+               "cache": self.meta.get("cache"), "source": info.get("path"), "objects": info.get("objects"),
+               "checksum": info.get("checksum"), "cuts": info.get("cuts"),
+               "max_length": self.max_length, "n_truncated": info.get("n_truncated", 0),
+               "periodogram": self.periodogram, "graph": self.graph_cfg if self.neighbours is not None else None,
+               "split_sizes": {s: int(objs[f"{s}_mask"].sum()) for s in ("train", "val", "test")}}
+        if "queries" in self.td.keys():
+            out["n_queries"] = {s: int(len(self.targets(s))) for s in ("train", "val", "test")}
+        return out
+
+    # -- batching ----------------------------------------------------------------------------------
+    def collate(self, index: list[int] | torch.Tensor) -> TensorDict:
+        """One batch TensorDict for the objects ``index`` (plus their graph neighbours)."""
+        seeds = torch.as_tensor(index, dtype=torch.long).reshape(-1)
+        edges = None
+        if self.neighbours is not None:
+            nb = [self.neighbours[int(i)] for i in seeds]
+            extra = np.setdiff1d(np.concatenate(nb) if nb else np.zeros(0, np.int64), seeds.numpy())
+            allidx = torch.cat([seeds, torch.from_numpy(extra.astype(np.int64))])
+            local = {int(g): i for i, g in enumerate(allidx.tolist())}
+            src = [local[int(s)] for n_, i in zip(nb, range(len(seeds))) for s in n_]
+            dst = [i for n_, i in zip(nb, range(len(seeds))) for _ in n_]
+            edges = torch.tensor([src, dst], dtype=torch.long).t().reshape(-1, 2)
+            index_all = allidx
+        else:
+            index_all = seeds
+        B = len(index_all)
+        ctx = self.td["context"]
+        lens = self.ctx_len[index_all]
+        L_ = int(lens.max()) if B else 0
+        rows = self.ctx_start[index_all].unsqueeze(1) + torch.arange(L_).unsqueeze(0)
+        mask = torch.arange(L_).unsqueeze(0) < lens.unsqueeze(1)
+        rows = torch.where(mask, rows, torch.zeros_like(rows))
+        x = ctx["x"][rows] * mask.unsqueeze(-1)
+        tt = (ctx["time"][rows] * mask).float()
+        band = ctx["band"][rows] * mask
+        objs = self.td["objects"]
+        seed_mask = torch.zeros(B, dtype=torch.bool)
+        seed_mask[: len(seeds)] = True
+        batch = TensorDict({
+            "sequence": TensorDict({"x": x, "time": tt, "band": band, "mask": mask}, batch_size=[B, L_]),
+            "objects": TensorDict({"y": objs["y"][index_all], "id": objs["id"][index_all], "index": index_all,
+                                   "seed": seed_mask}, batch_size=[B]),
+        }, batch_size=[])
+        if edges is not None:
+            batch["edges"] = TensorDict({"index": edges}, batch_size=[edges.shape[0]])
+        if "queries" in self.td.keys():
+            q = self.td["queries"]
+            ql = self.q_len[index_all] * seed_mask  # neighbours' queries are never predicted
+            Q = max(int(ql.max()) if B else 0, 1)
+            qrows = self.q_start[index_all].unsqueeze(1) + torch.arange(Q).unsqueeze(0)
+            qmask = torch.arange(Q).unsqueeze(0) < ql.unsqueeze(1)
+            qrows = torch.where(qmask, qrows, torch.zeros_like(qrows))
+            batch["queries"] = TensorDict({
+                "x": q["x"][qrows] * qmask.unsqueeze(-1), "time": (q["time"][qrows] * qmask).float(),
+                "band": q["band"][qrows] * qmask, "mask": qmask,
+                "target": (q["target"][qrows] * qmask.unsqueeze(-1)).float(),
+                "offset": q["offset"][qrows] * qmask, "mjd": q["mjd"][qrows] * qmask}, batch_size=[B, Q])
+        return batch
+
+    def _loader(self, split: str, shuffle: bool):
+        from torch.utils.data import DataLoader
+
+        if self.td is None:
+            self.setup()
+        idx = self.split_indices(split)
+        sampler = LengthBucketSampler(idx, self.ctx_len[idx], self.batch_size, shuffle, int(self.seed))
+        return DataLoader(list(range(len(idx))), batch_sampler=sampler, num_workers=self.num_workers,
+                          collate_fn=lambda pos: self.collate(idx[torch.as_tensor(pos)]))
+
+    def train_dataloader(self):
+        return self._loader("train", True)
+
+    def val_dataloader(self):
+        return self._loader("val", False)
+
+    def test_dataloader(self):
+        return self._loader("test", False)
+
+    def predict_dataloader(self):
+        return self._loader("test", False)
+
+    def predictions_table(self, model, task, split: str = "test"):
+        """Per-object class predictions, or per-query magnitude forecasts (ids exact)."""
+        from astropy.table import Table
+
+        model.eval()
+        outs, batches = [], []
+        with torch.no_grad():
+            for batch in self._loader(split, False):
+                out = model(batch.to(model.device)).cpu()
+                outs.append(out[batch["objects", "seed"].cpu()] if task.kind == "classification" else out)
+                batches.append(batch)
+        table = Table()
+        if not outs:
+            return None
+        if task.kind == "classification":
+            ids = torch.cat([b["objects", "id"][b["objects", "seed"]] for b in batches])
+            y = torch.cat([b["objects", "y"][b["objects", "seed"]] for b in batches])
+            pred = task.predict(torch.cat(outs))
+            names = np.array(task.class_names)
+            table["object_id"] = ids.numpy().astype(np.int64)
+            table["true"] = names[y.numpy()]
+            table["predicted"] = names[pred["label"].numpy()]
+            for i, n in enumerate(task.class_names):
+                table[f"prob_{n}"] = pred["prob"][:, i].numpy().astype(np.float32)
+            return table
+        rows = []
+        for b, o in zip(batches, outs):
+            m = b["queries", "mask"]
+            oid = b["objects", "id"].unsqueeze(1).expand_as(m)
+            pred = task.predict(o[m])["value"]
+            off = b["queries", "offset"][m]
+            rows.append((oid[m], b["queries", "mjd"][m], b["queries", "band"][m], b["queries", "target"][m],
+                         pred, off))
+        cat = [torch.cat([r[i] for r in rows]) for i in range(6)]
+        table["object_id"] = cat[0].numpy().astype(np.int64)
+        table["mjd"] = cat[1].numpy()
+        table["band"] = np.array(self.band_names)[cat[2].numpy()]
+        table["mag"] = (cat[3][:, 0].double() + cat[5]).numpy()
+        table["predicted"] = (cat[4].double() + cat[5]).numpy()
+        table["persistence"] = (cat[3][:, 1].double() + cat[5]).numpy()
+        table["phase_folded"] = (cat[3][:, 2].double() + cat[5]).numpy()
+        return table
+
+
+class LengthBucketSampler:
+    """Batches of similar sequence length (less padding, same results: padding is masked).
+
+    Training: a new random order each epoch, sorted by length inside windows of 20 batches, the
+    batches themselves shuffled. Evaluation: sorted by length, deterministic.
+    """
+
+    def __init__(self, index: torch.Tensor, lengths: torch.Tensor, batch_size: int, shuffle: bool,
+                 seed: int = 0) -> None:
+        self.lengths, self.batch_size, self.shuffle = lengths, max(int(batch_size), 1), shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self):
+        n = len(self.lengths)
+        if not self.shuffle:
+            order = torch.argsort(self.lengths, stable=True)
+            batches = [order[i:i + self.batch_size] for i in range(0, n, self.batch_size)]
+        else:
+            perm = torch.randperm(n, generator=self.generator)
+            window = 20 * self.batch_size
+            batches = []
+            for w in range(0, n, window):
+                chunk = perm[w:w + window]
+                chunk = chunk[torch.argsort(self.lengths[chunk], stable=True)]
+                batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=self.generator)]
+        for b in batches:
+            yield b.tolist()
+
+
+def _expand(lengths: torch.Tensor) -> torch.Tensor:
+    return torch.repeat_interleave(torch.arange(len(lengths)), lengths)
+
+
+def _group_std(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
+    cnt = np.bincount(groups, minlength=n).astype(float)
+    s1 = np.bincount(groups, values, minlength=n)
+    s2 = np.bincount(groups, values**2, minlength=n)
+    mean = s1 / np.maximum(cnt, 1)
+    return np.sqrt(np.maximum(s2 / np.maximum(cnt, 1) - mean**2, 0))
+
+
+def _folder_signature(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted(path.iterdir()):
+        if p.is_file():
+            st = p.stat()
+            h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()

@@ -1,0 +1,104 @@
+"""``AstroTemporalGNN``: a sequence encoder per object (light curve), optionally followed by message
+passing over a kNN graph of objects, then a classification head or a forecasting head."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from astrolab.models.components.graph_encoder import ModernGraphEncoder
+from astrolab.models.components.heads import create_output_head
+from astrolab.models.components.temporal import AdvancedTemporalEncoder, ContinuousTimeEncoding
+from astrolab.models.components.utils import reset_all
+from astrolab.models.core import AstroBaseModel
+
+
+class ForecastHead(nn.Module):
+    """Magnitude at a query epoch from the object embedding, the query's time (continuous-time
+    encoding of the time since the first epoch), band and query features."""
+
+    def __init__(self, hidden_dim: int, query_dim: int = 3, num_bands: int = 16, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.time_encoding = ContinuousTimeEncoding(hidden_dim)
+        self.band_embedding = nn.Embedding(num_bands, hidden_dim)
+        self.query_proj = nn.Linear(query_dim + hidden_dim, hidden_dim)
+        self.net = nn.Sequential(nn.Linear(2 * hidden_dim, hidden_dim), nn.GELU(), nn.Dropout(dropout),
+                                 nn.Linear(hidden_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, 1))
+
+    def reset_parameters(self) -> None:
+        reset_all(self)
+
+    def forward(self, z: Tensor, qx: Tensor, qtime: Tensor, qband: Tensor) -> Tensor:
+        q = self.query_proj(torch.cat([qx, self.time_encoding(qtime)], -1)) + self.band_embedding(qband.clamp(min=0))
+        h = torch.cat([z.unsqueeze(1).expand(-1, q.shape[1], -1), q], -1)
+        return self.net(h).squeeze(-1)
+
+
+class AstroTemporalGNN(AstroBaseModel):
+    """Light-curve encoder (+ optional object graph) + head.
+
+    Reads ``batch["sequence", …]`` (``x``, ``time``, ``band``, ``mask``), with ``graph=knn`` also
+    ``batch["edges", "index"]`` (``[E, 2]``, neighbour → object), and for forecasting
+    ``batch["queries", …]``. Returns one row of logits per predicted object (``objects.seed``) for
+    classification, or ``[B, Q]`` standardised magnitude offsets at the queries for forecasting.
+
+    Args:
+        cell: ``lstm``, ``gru`` or ``transformer`` (:class:`AdvancedTemporalEncoder`).
+        hidden_dim, num_layers, heads, dropout, bidirectional: encoder architecture.
+        graph: ``none`` or ``knn`` (message passing over the data module's kNN graph of objects).
+        conv_type, graph_layers: the graph part (:class:`ModernGraphEncoder`).
+        num_bands: band embedding table size (the data module allows at most 16 bands).
+    """
+
+    default_task = "time_series_classification"
+    supported_tasks = ("time_series_classification", "forecasting")
+    data_kinds = ("sequence",)
+
+    def __init__(self, task: Any = None, num_features: int | None = None, num_classes: int | None = None,
+                 cell: str = "gru", hidden_dim: int = 64, num_layers: int = 2, heads: int = 4,
+                 dropout: float = 0.1, bidirectional: bool = False, graph: str = "none", conv_type: str = "sage",
+                 graph_layers: int = 1, num_bands: int = 16, **kwargs: Any) -> None:
+        if graph not in ("none", "knn"):
+            from astrolab.errors import ConfigError
+
+            raise ConfigError(f"unknown model.graph '{graph}'; use none or knn")
+        super().__init__(task=task, num_features=num_features, num_classes=num_classes, cell=cell,
+                         hidden_dim=hidden_dim, num_layers=num_layers, heads=heads, dropout=dropout,
+                         bidirectional=bidirectional, graph=graph, conv_type=conv_type,
+                         graph_layers=graph_layers, num_bands=num_bands, **kwargs)
+
+    def configure_models(self) -> None:
+        hp = self.hparams
+        self.encoder = AdvancedTemporalEncoder(self.num_features, hp.hidden_dim, hp.cell, hp.num_layers, hp.heads,
+                                               hp.dropout, hp.num_bands, hp.bidirectional)
+        self.graph_encoder = (ModernGraphEncoder(hp.hidden_dim, hp.hidden_dim, hp.graph_layers, hp.conv_type,
+                                                 hp.heads, hp.dropout, "layer", True)
+                              if hp.graph == "knn" else None)
+        if self.task.name == "forecasting":
+            self.head = ForecastHead(hp.hidden_dim, 3, hp.num_bands, hp.dropout)
+        else:
+            self.head = create_output_head(self.task, hp.hidden_dim, dropout=hp.dropout)
+
+    def encode(self, batch) -> Tensor:
+        seq = batch["sequence"]
+        z = self.encoder(seq["x"], seq["time"], seq["band"], seq["mask"])
+        if self.graph_encoder is not None:
+            if "edges" not in batch.keys():
+                from astrolab.errors import ConfigError
+
+                raise ConfigError("model.graph=knn needs a kNN graph of objects from the data module; set "
+                                  "dataset.graph.type=knn (dataset=lightcurves does it from model.graph)")
+            z = self.graph_encoder(z, batch["edges", "index"].t())
+        return z
+
+    def _batch_size(self, target: Tensor) -> int:
+        return max(int(target.shape[0]), 1)
+
+    def forward(self, batch) -> Tensor:
+        z = self.encode(batch)
+        if self.task.name == "forecasting":
+            q = batch["queries"]
+            return self.head(z, q["x"], q["time"], q["band"])
+        return self.head(z)
