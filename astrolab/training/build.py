@@ -55,6 +55,11 @@ def check_compatible(cfg: DictConfig, choices: dict[str, str] | None = None) -> 
 
 
 def build_datamodule(cfg: DictConfig, task_cls: type, **overrides: Any):
+    import inspect
+
+    target = _class(cfg.dataset, "dataset")
+    if "task_name" in inspect.signature(target.__init__).parameters:  # data modules serving several tasks
+        overrides.setdefault("task_name", task_cls.name)
     return instantiate(cfg.dataset, task_kind=task_cls.kind, **overrides)
 
 
