@@ -40,7 +40,7 @@ def help_text() -> str:
     for g in GROUPS:
         choices = group_choices(g)
         if choices:
-            lines.append(f"  {g:<11} {', '.join(choices)}")
+            lines.append(f"  {g:<13} {', '.join(choices)}")
     lines += [
         "",
         "examples:",
