@@ -39,11 +39,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
 from tensordict import TensorDict
 
+from astrolab.data.datamodules.base import AstroDataModule
 from astrolab.data.graphs import knn_graph
 from astrolab.data.io import read_catalog
 from astrolab.data.splits import split_masks
@@ -75,7 +75,7 @@ def collate_graphs(graphs: list[dict[str, Any]]) -> TensorDict:
     return TensorDict({"nodes": nodes, "edges": edges, "graphs": meta}, batch_size=[])
 
 
-class StarGroupsDataModule(L.LightningDataModule):
+class StarGroupsDataModule(AstroDataModule):
     """Star groups (clusters, asterisms) → block-diagonal batches of kNN graphs.
 
     Args:
@@ -323,13 +323,6 @@ class StarGroupsDataModule(L.LightningDataModule):
                  "/".join(str(len(self.by_split[s])) for s in SPLITS), self.num_features, self.target)
 
     # -- protocol ----------------------------------------------------------------------------------
-    @property
-    def num_features(self) -> int:
-        return len(self.feature_names)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names) if self.class_names else 1
 
     def task_kwargs(self) -> dict[str, Any]:
         if self.task_kind == "classification":
@@ -403,15 +396,3 @@ class StarGroupsDataModule(L.LightningDataModule):
             self.setup()
         return DataLoader(self.by_split[split], batch_size=self.batch_size, shuffle=shuffle,
                           collate_fn=collate_graphs, num_workers=self.num_workers)
-
-    def train_dataloader(self):
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self):
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self):
-        return self._loader("test", shuffle=False)
-
-    def predict_dataloader(self):
-        return self._loader("test", shuffle=False)

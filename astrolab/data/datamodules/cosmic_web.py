@@ -33,11 +33,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
 from tensordict import TensorDict
 
+from astrolab.data.datamodules.base import AstroDataModule
 from astrolab.errors import ConfigError, DataError, MissingColumnError
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def slab_masks(x: np.ndarray, val: float, test: float, buffer: float, boxsize: f
     return masks
 
 
-class CosmicWebDataModule(L.LightningDataModule):
+class CosmicWebDataModule(AstroDataModule):
     """Particles → multi-scale neighbour graphs → cosmic-web classification / filament detection.
 
     Args:
@@ -280,10 +280,6 @@ class CosmicWebDataModule(L.LightningDataModule):
 
     # -- protocol -------------------------------------------------------------------------------------
     @property
-    def num_features(self) -> int:
-        return len(self.feature_names)
-
-    @property
     def num_classes(self) -> int:
         return 4 if self.task_name == "cosmic_web_classification" else 2
 
@@ -336,21 +332,10 @@ class CosmicWebDataModule(L.LightningDataModule):
                 t[f"prob_{c}"] = pred["prob"][:, i].numpy().astype(np.float32)
         return t
 
-    def _loader(self):
+    def _loader(self, split: str = "train", shuffle: bool = False):
+        """The whole graph every step (splits are node masks)."""
         from torch.utils.data import DataLoader
 
         if self.graph is None:
             self.setup()
         return DataLoader([self.graph], batch_size=None, collate_fn=_identity, shuffle=False)
-
-    def train_dataloader(self):
-        return self._loader()
-
-    def val_dataloader(self):
-        return self._loader()
-
-    def test_dataloader(self):
-        return self._loader()
-
-    def predict_dataloader(self):
-        return self._loader()

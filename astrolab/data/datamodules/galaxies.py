@@ -26,11 +26,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
 from tensordict import TensorDict
 
+from astrolab.data.datamodules.base import AstroDataModule
 from astrolab.data.splits import split_masks
 from astrolab.errors import ConfigError, DataError, MissingColumnError
 
@@ -64,7 +64,7 @@ def _identity(x):
     return x
 
 
-class GalaxyCloudDataModule(L.LightningDataModule):
+class GalaxyCloudDataModule(AstroDataModule):
     """Galaxy particle clouds → point classification / segmentation / registration.
 
     Args:
@@ -267,18 +267,6 @@ class GalaxyCloudDataModule(L.LightningDataModule):
 
         return DataLoader(_Batches(), batch_size=None, collate_fn=_identity, shuffle=False,
                           num_workers=self.num_workers)
-
-    def train_dataloader(self):
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self):
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self):
-        return self._loader("test", shuffle=False)
-
-    def predict_dataloader(self):
-        return self._loader("test", shuffle=False)
 
     # -- protocol ------------------------------------------------------------------------------------
     @property

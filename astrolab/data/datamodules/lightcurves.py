@@ -35,11 +35,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
 from tensordict import TensorDict
 
+from astrolab.data.datamodules.base import AstroDataModule
 from astrolab.data.cache import cache_key, default_cache_dir, load_cached, save_cached
 from astrolab.data.splits import split_masks
 from astrolab.data.surveys.common import encode_labels
@@ -74,7 +74,7 @@ def _identity(x):
     return x
 
 
-class LightCurveDataModule(L.LightningDataModule):
+class LightCurveDataModule(AstroDataModule):
     """Light curves (an epochs file or folder + an object table, or the embedded sample) as sequences.
 
     Args:
@@ -494,20 +494,9 @@ class LightCurveDataModule(L.LightningDataModule):
         return [src[bounds[i]:bounds[i + 1]] for i in range(n)]
 
     # -- sizes and task hand-off -------------------------------------------------------------------
-    @property
-    def num_features(self) -> int:
-        return len(self.feature_names)
 
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names) if self.class_names else 1
-
-    def task_kwargs(self) -> dict[str, Any]:
-        if self.task_kind == "classification":
-            return {"num_classes": self.num_classes, "class_names": self.class_names,
-                    "class_weights": self.class_weights}
-        return {"target_mean": self.target_stats["mean"], "target_std": self.target_stats["std"],
-                "target_name": "dmag"}
+    def target_label(self) -> str:
+        return "dmag"
 
     def preprocessing(self) -> dict[str, Any]:
         out: dict[str, Any] = {"scaler": self.scaler, "feature_names": self.feature_names,
@@ -604,18 +593,6 @@ class LightCurveDataModule(L.LightningDataModule):
         sampler = LengthBucketSampler(idx, self.ctx_len[idx], self.batch_size, shuffle, int(self.seed))
         return DataLoader(list(range(len(idx))), batch_sampler=sampler, num_workers=self.num_workers,
                           collate_fn=lambda pos: self.collate(idx[torch.as_tensor(pos)]))
-
-    def train_dataloader(self):
-        return self._loader("train", True)
-
-    def val_dataloader(self):
-        return self._loader("val", False)
-
-    def test_dataloader(self):
-        return self._loader("test", False)
-
-    def predict_dataloader(self):
-        return self._loader("test", False)
 
     def predictions_table(self, model, task, split: str = "test"):
         """Per-object class predictions, or per-query magnitude forecasts (ids exact)."""

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
 from tensordict import TensorDict
 
+from astrolab.data.datamodules.base import AstroDataModule
 from astrolab.data.cache import cache_key, default_cache_dir, load_cached, save_cached
 from astrolab.data.graphs import knn_graph
 from astrolab.data.splits import split_masks
@@ -50,7 +50,7 @@ def _identity(x):
     return x
 
 
-class NodeGraphDataModule(L.LightningDataModule):
+class NodeGraphDataModule(AstroDataModule):
     """Base of catalog → node-graph data modules.
 
     Args:
@@ -223,23 +223,6 @@ class NodeGraphDataModule(L.LightningDataModule):
         self.graph = td
         self.timings["setup"] = time.perf_counter() - t0
 
-    # -- sizes that flow into the model ------------------------------------------------------------
-    @property
-    def num_features(self) -> int:
-        return len(self.feature_names)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names) if self.class_names else 1
-
-    def task_kwargs(self) -> dict[str, Any]:
-        """What the task needs to know about the data."""
-        if self.task_kind == "classification":
-            return {"num_classes": self.num_classes, "class_names": self.class_names,
-                    "class_weights": self.class_weights}
-        return {"target_mean": self.target_stats["mean"], "target_std": self.target_stats["std"],
-                "target_name": self.target}
-
     def preprocessing(self) -> dict[str, Any]:
         """Saved in checkpoints: what evaluation and prediction must apply identically."""
         out: dict[str, Any] = {"scaler": self.scaler, "feature_names": self.feature_names,
@@ -289,21 +272,10 @@ class NodeGraphDataModule(L.LightningDataModule):
         return table
 
     # -- loaders -----------------------------------------------------------------------------------
-    def _loader(self):
+    def _loader(self, split: str = "train", shuffle: bool = False):
+        """The whole graph every step (splits are node masks)."""
         from torch.utils.data import DataLoader
 
         if self.graph is None:
             self.setup()
         return DataLoader([self.graph], batch_size=None, collate_fn=_identity, shuffle=False)
-
-    def train_dataloader(self):
-        return self._loader()
-
-    def val_dataloader(self):
-        return self._loader()
-
-    def test_dataloader(self):
-        return self._loader()
-
-    def predict_dataloader(self):
-        return self._loader()

@@ -23,11 +23,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
 from tensordict import TensorDict
 
+from astrolab.data.datamodules.base import AstroDataModule
 from astrolab.data.io import read_catalog
 from astrolab.data.splits import split_masks
 from astrolab.data.surveys.common import encode_labels
@@ -47,7 +47,7 @@ class _Slicer:
         return self.td[torch.as_tensor(idx, dtype=torch.long)]
 
 
-class SDSSDataModule(L.LightningDataModule):
+class SDSSDataModule(AstroDataModule):
     """SDSS photometry (+ spectra) → per-object classification (``class``) or photo-z (``z``).
 
     Args:
@@ -256,20 +256,6 @@ class SDSSDataModule(L.LightningDataModule):
         self.setup_seconds = time.perf_counter() - t0
 
     # -- protocol ----------------------------------------------------------------------------------
-    @property
-    def num_features(self) -> int:
-        return len(self.feature_names)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names) if self.class_names else 1
-
-    def task_kwargs(self) -> dict[str, Any]:
-        if self.task_kind == "classification":
-            return {"num_classes": self.num_classes, "class_names": self.class_names,
-                    "class_weights": self.class_weights}
-        return {"target_mean": self.target_stats["mean"], "target_std": self.target_stats["std"],
-                "target_name": self.target}
 
     def preprocessing(self) -> dict[str, Any]:
         out: dict[str, Any] = {"scaler": self.scaler, "feature_names": self.feature_names,
@@ -329,15 +315,3 @@ class SDSSDataModule(L.LightningDataModule):
         gen = torch.Generator().manual_seed(int(self.split_cfg["seed"]))
         return DataLoader(range(td.batch_size[0]), batch_size=self.batch_size, shuffle=shuffle,
                           collate_fn=_Slicer(td), generator=gen if shuffle else None)
-
-    def train_dataloader(self):
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self):
-        return self._loader("val")
-
-    def test_dataloader(self):
-        return self._loader("test")
-
-    def predict_dataloader(self):
-        return self._loader("test")

@@ -1,0 +1,56 @@
+"""``AstroDataModule``: the parts of the data-module protocol every data module shares.
+
+The runs rely on: ``data_kind`` (batch layout a model family reads), ``num_features``/``num_classes``
+(sizes that flow into the model), ``task_kwargs()`` (what the task needs to know about the data),
+``preprocessing()`` (plain data saved in checkpoints), ``targets(split)``, ``describe()``,
+``predictions_table(model, task, split)`` and the four loaders, built here from one ``_loader(split,
+shuffle)`` hook.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import lightning as L
+
+
+class AstroDataModule(L.LightningDataModule):
+    """Base of astrolab's data modules (subclasses set the attributes used below in ``setup``)."""
+
+    data_kind: ClassVar[str] = ""
+
+    @property
+    def num_features(self) -> int:
+        return len(self.feature_names)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names) if self.class_names else 1
+
+    def target_label(self) -> str | None:
+        """Name of the predicted quantity in reports."""
+        return self.target
+
+    def task_kwargs(self) -> dict[str, Any]:
+        """Classification: class count, names and weights; otherwise the target's standardisation."""
+        if self.task_kind == "classification":
+            return {"num_classes": self.num_classes, "class_names": self.class_names,
+                    "class_weights": self.class_weights}
+        return {"target_mean": self.target_stats["mean"], "target_std": self.target_stats["std"],
+                "target_name": self.target_label()}
+
+    # -- loaders -----------------------------------------------------------------------------------
+    def _loader(self, split: str, shuffle: bool):
+        raise NotImplementedError
+
+    def train_dataloader(self):
+        return self._loader("train", True)
+
+    def val_dataloader(self):
+        return self._loader("val", False)
+
+    def test_dataloader(self):
+        return self._loader("test", False)
+
+    def predict_dataloader(self):
+        return self._loader("test", False)
