@@ -140,3 +140,37 @@ def test_evaluate_writes_plots(run_cli, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     assert "confusion_matrix.png" in read_summary(ev)["plots"]
     assert_png(ev / "gaia_cmd.png")
+
+
+def test_family_plotters_write_their_pictures(tmp_path):
+    """Photo-z and cosmic-web runs get their family picture from the test predictions."""
+    import numpy as np
+    from astropy.table import Table
+
+    from astrolab.plots import save_run_plots
+
+    rng = np.random.default_rng(0)
+
+    class Task:
+        def __init__(self, name, kind, class_names=None):
+            self.name, self.kind, self.class_names, self.target_name = name, kind, class_names, "z"
+
+    class DM:
+        def __init__(self, kind, table):
+            self.data_kind, self.table = kind, table
+
+        def predictions_table(self, model, task, split):
+            return self.table
+
+    z = rng.uniform(0.05, 2.0, 200)
+    photo = Table({"true": z, "predicted": z + rng.normal(0, 0.03, 200)})
+    out = save_run_plots(tmp_path / "pz", None, Task("photo_z", "regression"), DM("objects", photo))
+    assert (tmp_path / "pz" / "photo_z.png").stat().st_size > 1000
+    assert tmp_path / "pz" / "photo_z.png" in out
+    names = ["void", "sheet", "filament", "knot"]
+    web = Table({"x": rng.uniform(0, 50, 300), "y": rng.uniform(0, 50, 300), "z": rng.uniform(0, 50, 300),
+                 "true": rng.choice(names, 300), "predicted": rng.choice(names, 300)})
+    out = save_run_plots(tmp_path / "cw", None, Task("cosmic_web_classification", "classification", names),
+                         DM("particles", web))
+    assert (tmp_path / "cw" / "cosmic_web_slice.png").stat().st_size > 1000
+    assert (tmp_path / "cw" / "confusion_matrix.png").exists()

@@ -48,7 +48,7 @@ def _safe(what: str, fn: Callable[[], Any]) -> list[Path]:
 
 def save_run_plots(run_dir: str | Path, model, task, datamodule=None, split: str = "test") -> list[Path]:
     """Write every plot of a finished run; returns the PNG paths written."""
-    from astrolab.plots import common, gaia  # noqa: F401  (registers the node_graph plotter)
+    from astrolab.plots import common, families, gaia  # noqa: F401  (registers the family plotters)
 
     run_dir = Path(run_dir)
     paths = _safe("learning_curves", lambda: common.learning_curves(run_dir / "metrics.csv",

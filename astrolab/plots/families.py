@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from astrolab.plots import register_plotter
 from astrolab.plots.common import figure, save
 
 
@@ -91,3 +92,31 @@ def point_cloud_segmentation(points: np.ndarray, predicted: np.ndarray, path: Pa
         ax.scatter(pts[:, 0], pts[:, 1], pts[:, 2], c=lab, s=2, cmap="tab10")
         ax.set_title(f"{title} segments", fontsize=9)
     return save(fig, path)
+
+
+def _test_table(dm, model, task):
+    return dm.predictions_table(model, task, "test")
+
+
+@register_plotter("objects")
+def objects_plots(run_dir: Path, model, task, dm) -> list[Path]:
+    """Photo-z runs: ``photo_z.png`` (spectroscopic vs photometric redshift with outlier bounds)."""
+    if getattr(task, "name", "") != "photo_z":
+        return []
+    t = _test_table(dm, model, task)
+    return [photo_z_scatter(np.asarray(t["true"], float), np.asarray(t["predicted"], float),
+                            Path(run_dir) / "photo_z.png")]
+
+
+@register_plotter("particles")
+def particles_plots(run_dir: Path, model, task, dm) -> list[Path]:
+    """Cosmic-web runs: ``cosmic_web_slice.png``, a slice of the test particles coloured by predicted class."""
+    t = _test_table(dm, model, task)
+    pos = np.column_stack([np.asarray(t[c], float) for c in "xyz"])
+    if getattr(task, "name", "") == "filament_detection":
+        names, codes = ["rest", "filament"], np.asarray(t["predicted"], int)
+    else:
+        names = list(task.class_names)
+        lookup = {n: i for i, n in enumerate(names)}
+        codes = np.array([lookup[str(v)] for v in t["predicted"]])
+    return [cosmic_web_slice(pos, codes, names, Path(run_dir) / "cosmic_web_slice.png")]
