@@ -39,6 +39,38 @@ class AstroDataModule(L.LightningDataModule):
         return {"target_mean": self.target_stats["mean"], "target_std": self.target_stats["std"],
                 "target_name": self.target_label()}
 
+    # -- shared steps ------------------------------------------------------------------------------
+    def cached_build(self, kind: str, key: str):
+        """The prepared TensorDict and its metadata from the on-disk cache, or built by
+        ``self._build()`` and cached; ``meta["cache"]`` says which."""
+        from astrolab.data.cache import load_cached, save_cached
+
+        cached = load_cached(self.cache_dir, kind, key) if self.use_cache else None
+        if cached is None:
+            td, meta = self._build()
+            if self.use_cache:
+                save_cached(self.cache_dir, kind, key, td, meta)
+            meta["cache"] = "built"
+        else:
+            td, meta = cached
+            meta["cache"] = "hit"
+        return td, meta
+
+    @staticmethod
+    def add_prediction_columns(table, task, y, pred: dict) -> None:
+        """``true``/``predicted`` (class names, plus ``prob_<class>``) or values, into a predictions table."""
+        import numpy as np
+
+        if task.kind == "classification":
+            names = np.array(task.class_names)
+            table["true"] = names[y.numpy()]
+            table["predicted"] = names[pred["label"].numpy()]
+            for i, name in enumerate(task.class_names):
+                table[f"prob_{name}"] = pred["prob"][:, i].numpy().astype(np.float32)
+        else:
+            table["true"] = y.numpy()
+            table["predicted"] = pred["value"].numpy()
+
     # -- loaders -----------------------------------------------------------------------------------
     def _loader(self, split: str, shuffle: bool):
         raise NotImplementedError

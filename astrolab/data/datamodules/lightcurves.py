@@ -40,7 +40,7 @@ import torch
 from tensordict import TensorDict
 
 from astrolab.data.datamodules.base import AstroDataModule
-from astrolab.data.cache import cache_key, default_cache_dir, load_cached, save_cached
+from astrolab.data.cache import cache_key, default_cache_dir
 from astrolab.data.splits import split_masks
 from astrolab.data.surveys.common import encode_labels
 from astrolab.errors import ConfigError, DataError
@@ -398,15 +398,7 @@ class LightCurveDataModule(AstroDataModule):
         if ob_path is not None:
             sums.append(file_checksum(ob_path))
         key = cache_key("+".join(sums), self.data_config())
-        cached = load_cached(self.cache_dir, "sequence", key) if self.use_cache else None
-        if cached is None:
-            td, meta = self._build()
-            if self.use_cache:
-                save_cached(self.cache_dir, "sequence", key, td, meta)
-            meta["cache"] = "built"
-        else:
-            td, meta = cached
-            meta["cache"] = "hit"
+        td, meta = self.cached_build("sequence", key)
         self.meta = meta
         self.feature_names = list(meta["feature_names"])
         self.class_names = meta.get("class_names")

@@ -24,7 +24,7 @@ import torch
 from tensordict import TensorDict
 
 from astrolab.data.datamodules.base import AstroDataModule
-from astrolab.data.cache import cache_key, default_cache_dir, load_cached, save_cached
+from astrolab.data.cache import cache_key, default_cache_dir
 from astrolab.data.graphs import knn_graph
 from astrolab.data.splits import split_masks
 from astrolab.data.surveys.common import encode_labels
@@ -175,15 +175,7 @@ class NodeGraphDataModule(AstroDataModule):
 
             raise CatalogNotFoundError(f"catalog file not found: '{path}'; check dataset.path=")
         key = cache_key(file_checksum(path), self.data_config())
-        cached = load_cached(self.cache_dir, "node_graph", key) if self.use_cache else None
-        if cached is None:
-            td, meta = self._build()
-            if self.use_cache:
-                save_cached(self.cache_dir, "node_graph", key, td, meta)
-            meta["cache"] = "built"
-        else:
-            td, meta = cached
-            meta["cache"] = "hit"
+        td, meta = self.cached_build("node_graph", key)
         self.meta = meta
         self.feature_names = list(meta["feature_names"])
         self.class_names = meta.get("class_names")
@@ -259,16 +251,7 @@ class NodeGraphDataModule(AstroDataModule):
         table = Table()
         table["id"] = nodes["id"][mask].numpy().astype(np.int64)
         table["row"] = nodes["row"][mask].numpy()
-        y = nodes["y"][mask]
-        if task.kind == "classification":
-            names = np.array(task.class_names)
-            table["true"] = names[y.numpy()]
-            table["predicted"] = names[pred["label"].numpy()]
-            for i, n in enumerate(task.class_names):
-                table[f"prob_{n}"] = pred["prob"][:, i].numpy().astype(np.float32)
-        else:
-            table["true"] = y.numpy()
-            table["predicted"] = pred["value"].numpy()
+        self.add_prediction_columns(table, task, nodes["y"][mask], pred)
         return table
 
     # -- loaders -----------------------------------------------------------------------------------

@@ -295,16 +295,7 @@ class SDSSDataModule(AstroDataModule):
         table["objid"] = td["id"].numpy().astype(np.int64)
         table["row"] = td["row"].numpy()
         table["has_spectrum"] = td["has_spectrum"].numpy()
-        y = td["y"]
-        if task.kind == "classification":
-            names = np.array(task.class_names)
-            table["true"] = names[y.numpy()]
-            table["predicted"] = names[pred["label"].numpy()]
-            for i, name in enumerate(task.class_names):
-                table[f"prob_{name}"] = pred["prob"][:, i].numpy().astype(np.float32)
-        else:
-            table["true"] = y.numpy()
-            table["predicted"] = pred["value"].numpy()
+        self.add_prediction_columns(table, task, td["y"], pred)
         return table
 
     # -- loaders -----------------------------------------------------------------------------------
