@@ -374,15 +374,8 @@ class StarGroupsDataModule(AstroDataModule):
         table["n_stars"] = np.array([int(g["x"].shape[0]) for g in graphs], dtype=np.int64)
         y = torch.stack([g["y"] for g in graphs])
         pred = task.predict(out)
-        if task.kind == "classification":
-            names = np.array(task.class_names)
-            table["true"] = names[y.numpy()]
-            table["predicted"] = names[pred["label"].numpy()]
-            for i, n in enumerate(task.class_names):
-                table[f"prob_{n}"] = pred["prob"][:, i].numpy().astype(np.float32)
-        elif task.kind == "regression":
-            table["true"] = y.numpy()
-            table["predicted"] = pred["value"].numpy()
+        if task.kind in ("classification", "regression"):
+            self.add_prediction_columns(table, task, y, pred)
         else:
             table["true"] = y.numpy()
             table["anomaly_score"] = pred["score"].numpy()
