@@ -39,6 +39,15 @@ class AstroDataModule(L.LightningDataModule):
         return {"target_mean": self.target_stats["mean"], "target_std": self.target_stats["std"],
                 "target_name": self.target_label()}
 
+    def use_fixed(self, fixed: dict[str, Any] | None, evaluate_all: bool) -> None:
+        """Keep the constructor's ``fixed`` preprocessing (from a trained model's checkpoint: nothing is
+        refitted when given) and ``evaluate_all`` (test on every labelled row of another file)."""
+        self.fixed = dict(fixed or {})
+        self.fixed_scaler = self.fixed.get("scaler")
+        self.fixed_class_names = list(self.fixed["class_names"]) if self.fixed.get("class_names") else None
+        self.fixed_target_stats = self.fixed.get("target_stats")
+        self.evaluate_all = evaluate_all
+
     # -- shared steps ------------------------------------------------------------------------------
     def cached_build(self, kind: str, key: str):
         """The prepared TensorDict and its metadata from the on-disk cache, or built by

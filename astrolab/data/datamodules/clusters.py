@@ -147,11 +147,7 @@ class StarGroupsDataModule(AstroDataModule):
         from astrolab.data.cache import default_cache_dir
 
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-        fixed = dict(fixed or {})
-        self.fixed_scaler = fixed.get("scaler")
-        self.fixed_class_names = list(fixed["class_names"]) if fixed.get("class_names") else None
-        self.fixed_target_stats = fixed.get("target_stats")
-        self.evaluate_all = evaluate_all
+        self.use_fixed(fixed, evaluate_all)
         self.num_workers = int(num_workers)
         self.graphs: list[dict[str, Any]] | None = None
 

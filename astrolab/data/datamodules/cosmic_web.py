@@ -135,8 +135,7 @@ class CosmicWebDataModule(AstroDataModule):
         self.split_cfg = {"val": 0.15, "test": 0.15, "buffer": 4.0, **dict(split or {})}
         self.task_kind, self.task_name = task_kind, task_name
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-        self.fixed = dict(fixed or {})
-        self.evaluate_all = evaluate_all
+        self.use_fixed(fixed, evaluate_all)
         self.graph: TensorDict | None = None
 
     def embedded_path(self) -> Path:

@@ -116,11 +116,10 @@ class GalaxyCloudDataModule(AstroDataModule):
         self.split_cfg = {"val": 0.15, "test": 0.15, "seed": 0, **dict(split or {})}
         self.task_kind, self.task_name = task_kind, task_name
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-        self.fixed = dict(fixed or {})
+        self.use_fixed(fixed, evaluate_all)
         if self.fixed.get("scale_kpc"):  # evaluation: the trained model's length unit and cloud size
             self.scale_kpc = float(self.fixed["scale_kpc"])
             self.n_points = int(self.fixed.get("n_points", self.n_points))
-        self.evaluate_all = evaluate_all
         self.num_workers = int(num_workers)
         self.data: TensorDict | None = None
         self._epoch_gen = torch.Generator().manual_seed(self.seed + 12345)

@@ -140,8 +140,7 @@ class LightCurveDataModule(AstroDataModule):
         self.task_kind = task_kind
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self.use_cache = use_cache
-        self.fixed = dict(fixed or {})
-        self.evaluate_all = evaluate_all
+        self.use_fixed(fixed, evaluate_all)
         self.td: TensorDict | None = None
         if self.path is not None and self.objects_path is None and task_kind == "classification":
             raise ConfigError("classification of your light curves needs the labels: pass the object table "

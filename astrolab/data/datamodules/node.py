@@ -85,11 +85,7 @@ class NodeGraphDataModule(AstroDataModule):
         self.task_kind = task_kind
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self.use_cache = use_cache
-        fixed = dict(fixed or {})
-        self.fixed_scaler = fixed.get("scaler")
-        self.fixed_class_names = list(fixed["class_names"]) if fixed.get("class_names") else None
-        self.fixed_target_stats = fixed.get("target_stats")
-        self.evaluate_all = evaluate_all
+        self.use_fixed(fixed, evaluate_all)
         self.graph: TensorDict | None = None
         self.timings: dict[str, float] = {}
 
