@@ -142,6 +142,14 @@ def test_cli_end_to_end(run_cli, tmp_path, task, metrics):
     if task == "anomaly_detection":
         assert s["metrics"]["baseline/auroc"] == 0.5
         assert 0.0 <= s["metrics"]["test/auroc"] <= 1.0
+        # examples/anomaly_by_type.py: per-type AUROC from the predictions; its overall figure is the run's
+        import runpy
+        from pathlib import Path
+
+        example = Path(__file__).resolve().parent.parent / "examples" / "anomaly_by_type.py"
+        by_type = runpy.run_path(str(example))["auroc_by_type"](run_dir)
+        assert by_type["all"][0] == pytest.approx(s["metrics"]["test/auroc"], abs=1e-4)
+        assert set(by_type) - {"all"} <= {"second_turnoff", "pm_subgroup"} and len(by_type) >= 2
     header = (run_dir / "metrics.csv").read_text().splitlines()[0]
     for k in metrics:
         assert f"val/{k}" in header

@@ -196,6 +196,8 @@ def test_cli_time_series_classification(run_cli, tmp_path):
     metrics_csv = (tmp_path / "metrics.csv").read_text().splitlines()[0]
     for n in ("val/acc", "val/f1_macro", "val/auroc", "test/acc"):
         assert n in metrics_csv
+    # the family picture: test light curves folded on their period, titled true -> predicted
+    assert (tmp_path / "light_curves.png").stat().st_size > 5000
 
 
 def test_cli_forecasting_with_knn_graph_and_transformer(run_cli, tmp_path):
@@ -210,6 +212,7 @@ def test_cli_forecasting_with_knn_graph_and_transformer(run_cli, tmp_path):
     assert s["data"]["graph"]["type"] == "knn"
     pred = read_catalog(tmp_path / "predictions_test.csv")
     assert {"object_id", "mjd", "band", "mag", "predicted", "persistence"} <= set(pred.names)
+    assert (tmp_path / "forecasts.png").stat().st_size > 5000
     # evaluate rebuilds the same data (saved scalers, bands, graph) and reproduces the test metrics
     ev = tmp_path / "eval"
     res = run_cli("evaluate", f"ckpt_path={s['best_checkpoint']}", f"hydra.run.dir={ev}")

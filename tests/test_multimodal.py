@@ -51,9 +51,11 @@ def test_photo_z_loss_and_baseline():
     task = PhotoZ(target_mean=0.5, target_std=0.4)
     loss = task.configure_losses()
     z = torch.tensor([0.1, 1.0, 2.0])
-    perfect = (z - 0.5) / 0.4
-    assert float(loss(perfect, task.loss_target(z))) == pytest.approx(0.0, abs=1e-10)
-    assert float(loss(perfect + 0.5, task.loss_target(z))) > 0
+    perfect = (z - 0.5) / 0.4  # model outputs are standardised; the loss sees the physical redshift
+    assert float(task.compute_loss(loss, perfect, z, None, "train")) == pytest.approx(0.0, abs=1e-6)
+    off = task.compute_loss(loss, perfect + 0.5, z, None, "train")  # Δz = 0.2 everywhere
+    dz = 0.2 / (1 + z)
+    assert float(off) == pytest.approx(float(torch.nn.functional.huber_loss(dz, 0 * dz, delta=0.05)), rel=1e-5)
     base = task.baseline_metrics(torch.tensor([0.1, 0.2, 0.3, 5.0]), z)
     # the baseline predicts the training median (0.25) everywhere
     assert base["bias"] == pytest.approx(((0.25 - 0.1) / 1.1 + (0.25 - 1) / 2 + (0.25 - 2) / 3) / 3, rel=1e-4)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from astrolab.data.io import read_catalog
 from astrolab.models.components.pointnet import (
     ModernPointNetEncoder,
     farthest_point_sample,
@@ -157,8 +158,10 @@ def test_galaxy_file_labels_and_registration_targets(tmp_path):
     b = next(iter(dm.test_dataloader()))
     assert b["points", "pos"].shape[1:] == (128, 3) and b["points", "y"].shape[1] == 128
 
-    reg = GalaxyCloudDataModule(path=str(path), n_points=128, task_name="point_registration", batch_size=4)
+    reg = GalaxyCloudDataModule(path=str(path), n_points=128, task_name="point_registration", batch_size=4,
+                                registration={"n_points": 64})
     reg.setup()
+    assert reg.n_points == 64 and reg.preprocessing()["n_points"] == 64  # registration's own cloud size
     for loader in (reg.train_dataloader(), reg.val_dataloader()):
         b = next(iter(loader))
         pose = b["clouds", "pose"]
@@ -205,7 +208,10 @@ def test_cli_point_segmentation_end_to_end(run_cli, tmp_path):
     for k in ("test/acc", "test/miou", "baseline/acc", "baseline/miou"):
         assert 0.0 <= m[k] <= 1.0, k
     assert s["data"]["n_points"] == 256 and s["data"]["n_clouds"] == 30 and s["data"]["split"] == "by cloud"
-    assert (run_dir / "predictions_test.csv").exists()
+    pred = read_catalog(run_dir / "predictions_test.csv")
+    assert {"cloud_id", "x", "y", "z", "true", "predicted"} <= set(pred.names)
+    assert len(pred) > 0 and len(pred) % 256 == 0  # one row per particle of each test cloud
+    assert (run_dir / "point_segmentation.png").stat().st_size > 5000
 
 
 def test_procrustes_recovers_a_rotation():

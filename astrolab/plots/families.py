@@ -23,7 +23,9 @@ from astrolab.plots.common import figure, save
 
 
 def phase_folded_light_curves(times: Sequence[np.ndarray], mags: Sequence[np.ndarray], periods: Sequence[float],
-                              labels: Sequence[str], path: Path, max_panels: int = 12) -> Path:
+                              labels: Sequence[str], path: Path, max_panels: int = 12,
+                              bands: Sequence[np.ndarray] | None = None) -> Path:
+    """One panel per object: magnitude against phase (two cycles), one colour per band."""
     n = min(len(times), max_panels)
     cols = min(n, 4)
     rows = (n + cols - 1) // cols
@@ -31,12 +33,46 @@ def phase_folded_light_curves(times: Sequence[np.ndarray], mags: Sequence[np.nda
     for i in range(n):
         ax = fig.add_subplot(rows, cols, i + 1)
         t, m, p = np.asarray(times[i], float), np.asarray(mags[i], float), float(periods[i])
-        phase = (t / p) % 1.0 if p > 0 else t
-        ax.scatter(np.r_[phase, phase + 1], np.r_[m, m], s=3)
+        folded = np.isfinite(p) and p > 0
+        phase = ((t - t.min()) / p) % 1.0 if folded else t - t.min()
+        b = np.asarray(bands[i]).astype(str) if bands is not None else np.full(len(t), "")
+        for name in sorted(set(b.tolist())):
+            k = b == name
+            x = np.r_[phase[k], phase[k] + 1] if folded else phase[k]
+            y = np.r_[m[k], m[k]] if folded else m[k]
+            ax.scatter(x, y, s=3, label=name or None)
         ax.invert_yaxis()
-        ax.set_title(f"{labels[i]}  P={p:.3g} d", fontsize=8)
-        ax.set_xlabel("phase")
+        ax.set_title(f"{labels[i]}  P={p:.4g} d" if folded else str(labels[i]), fontsize=8)
+        ax.set_xlabel("phase" if folded else "days")
         ax.set_ylabel("mag")
+        if bands is not None and i == 0:
+            ax.legend(fontsize=6, markerscale=2)
+    return save(fig, path)
+
+
+def forecasts(curves: Sequence[dict], table, path: Path, max_panels: int = 6) -> Path:
+    """Observed epochs (grey), the forecast epochs' true magnitudes (black) and the model's forecasts (red)
+    for a few objects; ``table`` is the forecasting predictions table (object_id, mjd, mag, predicted)."""
+    n = min(len(curves), max_panels)
+    cols = min(n, 3)
+    rows = (n + cols - 1) // cols
+    fig = figure(figsize=(4.0 * cols, 2.6 * rows))
+    oid = np.asarray(table["object_id"])
+    for i in range(n):
+        c = curves[i]
+        ax = fig.add_subplot(rows, cols, i + 1)
+        q = oid == c["object_id"]
+        t0 = float(np.min(c["mjd"]))
+        ax.scatter(c["mjd"] - t0, c["mag"], s=2, color="0.7", label="observed")
+        ax.scatter(np.asarray(table["mjd"])[q] - t0, np.asarray(table["mag"])[q], s=6, color="k", label="true")
+        ax.scatter(np.asarray(table["mjd"])[q] - t0, np.asarray(table["predicted"])[q], s=6, color="r",
+                   marker="x", label="forecast")
+        ax.invert_yaxis()
+        ax.set_title(f"object {c['object_id']}", fontsize=8)
+        ax.set_xlabel("days")
+        ax.set_ylabel("mag")
+        if i == 0:
+            ax.legend(fontsize=6)
     return save(fig, path)
 
 
@@ -94,6 +130,18 @@ def point_cloud_segmentation(points: np.ndarray, predicted: np.ndarray, path: Pa
     return save(fig, path)
 
 
+def _spread_pick(labels: np.ndarray, n: int) -> np.ndarray:
+    """Up to ``n`` row indices cycling through the distinct labels (every class shown when it fits)."""
+    labels = np.asarray(labels).astype(str)
+    groups = [np.flatnonzero(labels == v) for v in sorted(set(labels.tolist()))]
+    picked: list[int] = []
+    for j in range(max((len(g) for g in groups), default=0)):
+        picked += [int(g[j]) for g in groups if j < len(g)]
+        if len(picked) >= n:
+            break
+    return np.array(picked[:n], dtype=np.int64)
+
+
 def _test_table(dm, model, task):
     return dm.predictions_table(model, task, "test")
 
@@ -120,3 +168,37 @@ def particles_plots(run_dir: Path, model, task, dm) -> list[Path]:
         lookup = {n: i for i, n in enumerate(names)}
         codes = np.array([lookup[str(v)] for v in t["predicted"]])
     return [cosmic_web_slice(pos, codes, names, Path(run_dir) / "cosmic_web_slice.png")]
+
+
+@register_plotter("sequence")
+def sequence_plots(run_dir: Path, model, task, dm) -> list[Path]:
+    """Light-curve runs: ``light_curves.png`` (test objects folded on their Lomb–Scargle period, titled
+    true → predicted class, every class shown) or, for forecasting, ``forecasts.png``."""
+    t = _test_table(dm, model, task)
+    if t is None or len(t) == 0:
+        return []
+    if task.kind == "classification":
+        rows = _spread_pick(t["true"], 12)
+        curves = dm.light_curves(np.asarray(t["object_id"])[rows])
+        labels = [f"{t['true'][r]} → {t['predicted'][r]}" for r in rows]
+        return [phase_folded_light_curves([c["mjd"] for c in curves], [c["mag"] for c in curves],
+                                          [c["period"] for c in curves], labels, Path(run_dir) / "light_curves.png",
+                                          bands=[c["band"] for c in curves])]
+    ids = list(dict.fromkeys(np.asarray(t["object_id"]).tolist()))[:6]
+    return [forecasts(dm.light_curves(ids), t, Path(run_dir) / "forecasts.png")]
+
+
+@register_plotter("point_cloud")
+def point_cloud_plots(run_dir: Path, model, task, dm) -> list[Path]:
+    """Galaxy segmentation runs: ``point_segmentation.png``, one test cloud coloured by predicted and
+    true component."""
+    if getattr(task, "name", "") != "point_segmentation":
+        return []
+    t = _test_table(dm, model, task)
+    first = np.asarray(t["cloud_id"]) == t["cloud_id"][0]
+    names = list(task.class_names)
+    lookup = {n: i for i, n in enumerate(names)}
+    codes = lambda col: np.array([lookup[str(v)] for v in np.asarray(t[col])[first]])  # noqa: E731
+    return [point_cloud_segmentation(np.column_stack([np.asarray(t[c], float)[first] for c in "xyz"]),
+                                     codes("predicted"), Path(run_dir) / "point_segmentation.png",
+                                     true=codes("true"))]

@@ -52,21 +52,6 @@ class _ClassRecall(MulticlassRecall):
         return super().compute()[self.index]
 
 
-class DeltaZLoss(nn.Module):
-    """Loss on Δz / (1 + z) from a standardised prediction: Huber (``delta``) or squared error."""
-
-    def __init__(self, target_mean: float, target_std: float, kind: str = "huber", delta: float = 0.05) -> None:
-        super().__init__()
-        self.mean, self.std, self.kind, self.delta = float(target_mean), float(target_std), kind, float(delta)
-
-    def forward(self, output: Tensor, z: Tensor) -> Tensor:
-        pred = output * self.std + self.mean
-        r = (pred - z) / (1 + z.clamp(min=-0.5))
-        if self.kind == "mse":
-            return (r**2).mean()
-        return nn.functional.huber_loss(r, torch.zeros_like(r), delta=self.delta)
-
-
 class PhotoZ(RegressionTask):
     """Redshift from photometry (and spectra when given).
 
@@ -91,19 +76,18 @@ class PhotoZ(RegressionTask):
             from astrolab.errors import ConfigError
 
             raise ConfigError(f"unknown photo_z loss '{loss}'; use task.loss=dz1pz, dz1pz_mse, mse or huber")
-        super().__init__(loss="huber" if loss.startswith("dz1pz") else loss, huber_delta=huber_delta,
+        # dz1pz*: RegressionTask's ``photo_z`` loss (PhotoZLoss on Δz / (1 + z) of the physical prediction)
+        super().__init__(loss="photo_z" if loss.startswith("dz1pz") else loss, huber_delta=huber_delta,
                          target_mean=target_mean, target_std=target_std, target_name=target_name, **kwargs)
         self.outlier_threshold = float(outlier_threshold)
         self.options.update(loss=loss, outlier_threshold=outlier_threshold)
 
     def configure_losses(self) -> nn.Module:
         if self.photo_z_loss.startswith("dz1pz"):
-            return DeltaZLoss(self.target_mean, self.target_std,
-                              "mse" if self.photo_z_loss == "dz1pz_mse" else "huber", self.huber_delta)
-        return super().configure_losses()
+            from astrolab.models.components.losses import PhotoZLoss
 
-    def loss_target(self, target: Tensor) -> Tensor:
-        return target if self.photo_z_loss.startswith("dz1pz") else self.standardise(target)
+            return PhotoZLoss("mse" if self.photo_z_loss == "dz1pz_mse" else "huber", self.huber_delta)
+        return super().configure_losses()
 
     def configure_metrics(self):
         from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection

@@ -23,7 +23,8 @@ class RegressionTask(Task):
     Args:
         loss: ``mse``, ``huber``, ``nll`` (heteroscedastic Gaussian: the head predicts mean and
             log-variance, and the reported error of each target, read from ``error_key`` of the batch when
-            present, adds to the variance) or ``photo_z`` (Huber on Δz/(1+z) in physical units).
+            present, adds to the variance) or ``photo_z`` (Huber with delta 0.05 on Δz/(1+z) of the prediction
+            in physical units; :class:`~astrolab.tasks.PhotoZ` uses the same path with its own loss options).
         error_key: where the targets' 1-σ measurement errors are in a batch (``nll``), e.g.
             ``[nodes, y_err]``; absent keys mean no measurement term.
         huber_delta: Huber transition point (in standard deviations).

@@ -74,7 +74,8 @@ class GalaxyCloudDataModule(AstroDataModule):
         scale_kpc: length unit of the network (positions / scale_kpc).
         columns: ``{cloud_id, x, y, z, component, morphology}`` → column in your file.
         cloud_target / point_target: label columns (per cloud / per point).
-        registration: ``{max_angle_deg, max_translation_kpc}``.
+        registration: ``{max_angle_deg, max_translation_kpc, n_points}`` (``n_points``: points per cloud for
+            registration, default 256; ``None``: ``n_points``).
         augment: random rotation of training clouds (classification and segmentation).
         batch_size: clouds per step.
         split: ``{val, test, seed}`` fractions of clouds.
@@ -110,7 +111,11 @@ class GalaxyCloudDataModule(AstroDataModule):
         self.scale_kpc = float(scale_kpc)
         self.columns = {k: v for k, v in dict(columns or {}).items() if v}
         self.cloud_target, self.point_target = cloud_target, point_target
-        self.reg_cfg = {"max_angle_deg": 45.0, "max_translation_kpc": 5.0, **dict(registration or {})}
+        self.reg_cfg = {"max_angle_deg": 45.0, "max_translation_kpc": 5.0, "n_points": None,
+                        **dict(registration or {})}
+        if task_name == "point_registration" and self.reg_cfg["n_points"]:
+            # the soft-correspondence matrix is n x n per pair: fewer points keep a CPU epoch in seconds
+            self.n_points = min(self.n_points, int(self.reg_cfg["n_points"]))
         self.augment = bool(augment)
         self.batch_size = int(batch_size)
         self.split_cfg = {"val": 0.15, "test": 0.15, "seed": 0, **dict(split or {})}
@@ -342,6 +347,9 @@ class GalaxyCloudDataModule(AstroDataModule):
             rows = self.particle_rows[idx.numpy()]
             table["cloud_id"] = np.repeat(td["clouds", "id"].numpy().astype(np.int64), self.n_points)
             table["row"] = rows.reshape(-1).astype(np.int64)
+            xyz = td["points", "pos"].reshape(-1, 3).numpy().astype(np.float64) * self.scale_kpc
+            for k, c in enumerate("xyz"):
+                table[c] = xyz[:, k]  # kpc, as read (evaluation clouds are not rotated)
             y = td["points", "y"].numpy().reshape(-1)
         table["true"] = names[y]
         table["predicted"] = names[pred["label"].numpy()]

@@ -585,6 +585,31 @@ class LightCurveDataModule(AstroDataModule):
         return DataLoader(list(range(len(idx))), batch_sampler=sampler, num_workers=self.num_workers,
                           collate_fn=lambda pos: self.collate(idx[torch.as_tensor(pos)]))
 
+    def light_curves(self, object_ids) -> list[dict[str, Any]]:
+        """Epochs of these objects as the source file gives them (after the sentinel cuts), for plots:
+        one dict per id with ``mjd``, ``mag``, ``mag_err``, ``band`` and ``period`` [d] (the object's
+        Lomb–Scargle period: from the periodogram features when they were computed, else searched here
+        on ``dataset.period_search``'s grid)."""
+        from astrolab.data.surveys.lightcurves import read_epochs
+
+        ep = read_epochs(self.source_paths()[0], self.columns, self.max_mag, self.max_mag_err, self.min_good)
+        objs = self.td["objects"] if self.td is not None else None
+        row_of = {int(i): k for k, i in enumerate(objs["id"].tolist())} if objs is not None else {}
+        ps = self.period_search
+        out = []
+        for oid in object_ids:
+            sel = ep.object_id == int(oid)
+            t, m, e = ep.mjd[sel], ep.mag[sel], ep.mag_err[sel]
+            period = float("nan")
+            if objs is not None and int(oid) in row_of:
+                period = float(objs["period"][row_of[int(oid)]])
+            if not np.isfinite(period) and len(t) >= 5:
+                period = lomb_scargle_period(t - t.min(), m - np.median(m), e, ps["min_period"],
+                                             ps["max_period"], ps["samples_per_peak"])[0]
+            out.append({"object_id": int(oid), "mjd": t, "mag": m, "mag_err": e, "band": ep.band[sel],
+                        "period": period})
+        return out
+
     def predictions_table(self, model, task, split: str = "test"):
         """Per-object class predictions, or per-query magnitude forecasts (ids exact)."""
         from astropy.table import Table
