@@ -21,10 +21,12 @@ def _series(b=5, lengths=(7, 12, 3, 12, 9), f=4, pad=0, seed=0):
     return x, time, band, mask
 
 
-@pytest.mark.parametrize("cell", CELLS)
-def test_padding_never_changes_the_output(cell):
+@pytest.mark.parametrize("cell, bidirectional", [(c, False) for c in CELLS] + [("lstm", True), ("gru", True)])
+def test_padding_never_changes_the_output(cell, bidirectional):
+    # one direction runs the padded batch as is, two directions pack it: both must ignore the padding
     torch.manual_seed(0)
-    enc = AdvancedTemporalEncoder(4, 16, cell=cell, num_layers=2, heads=2, dropout=0.0).eval()
+    enc = AdvancedTemporalEncoder(4, 16, cell=cell, num_layers=2, heads=2, dropout=0.0,
+                                  bidirectional=bidirectional).eval()
     x, t, b, m = _series()
     out = enc(x, t, b, m)
     # more padding, filled with garbage (not zeros) in every padded slot
@@ -37,6 +39,10 @@ def test_padding_never_changes_the_output(cell):
     # a series alone gives the same vector as inside a padded batch
     alone = enc(x[2:3, :3], t[2:3, :3], b[2:3, :3], m[2:3, :3])
     assert torch.allclose(alone, out[2:3], atol=1e-5)
+    # and no gradient reaches a padded slot
+    x3 = x2.clone().requires_grad_(True)
+    (enc(x3, t2, b2, m2) * torch.randn(5, 16)).sum().backward()  # (a plain sum of a LayerNorm output is flat)
+    assert x3.grad[~m2].abs().max() == 0 and x3.grad[m2].abs().max() > 0
 
 
 @pytest.mark.parametrize("cell", CELLS)
