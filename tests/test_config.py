@@ -99,3 +99,20 @@ def test_whitelist_refuses_foreign_targets():
 
     with pytest.raises(ConfigError):
         instantiate({"_target_": "os.system", "command": "true"})
+
+
+def test_every_model_argument_is_a_config_key(tmp_path):
+    """Each constructor argument of a model family is in its config, so `model.<arg>=` works without `+`."""
+    import importlib
+    import inspect
+
+    for model in group_choices("model"):
+        cfg = _compose([f"model={model}", f"paths.run_dir={tmp_path}"])
+        module, name = cfg.model._target_.rsplit(".", 1)
+        cls = getattr(importlib.import_module(module), name)
+        args = [p.name for p in inspect.signature(cls.__init__).parameters.values()
+                if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+                and p.name not in ("self", "task", "num_features", "num_classes")]
+        assert args, model
+        missing = [a for a in args if a not in cfg.model]
+        assert not missing, f"conf/model/{model}.yaml lacks {missing}"

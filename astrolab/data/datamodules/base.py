@@ -65,6 +65,27 @@ class AstroDataModule(L.LightningDataModule):
             meta["cache"] = "hit"
         return td, meta
 
+    def fit_target_stats(self, y_train) -> dict[str, float]:
+        """Regression target standardisation: the checkpoint's when evaluating, else the training split's
+        mean and standard deviation (``{mean: 0, std: 1}`` when the split is empty)."""
+        if self.fixed_target_stats is not None:
+            return dict(self.fixed_target_stats)
+        if len(y_train):
+            return {"mean": float(y_train.mean()), "std": float(y_train.std().clamp(min=1e-12))}
+        return {"mean": 0.0, "std": 1.0}
+
+    def whole_graph_outputs(self, model, split: str):
+        """One forward pass over ``self.graph`` (a data module whose batch is the whole graph, splits as
+        ``nodes.<split>_mask``); returns ``(outputs of the split's nodes, nodes, mask)`` on the CPU."""
+        import torch
+
+        model.eval()
+        with torch.no_grad():
+            out = model(self.graph.to(model.device)).cpu()
+        nodes = self.graph["nodes"]
+        mask = nodes[f"{split}_mask"]
+        return out[mask], nodes, mask
+
     @staticmethod
     def add_prediction_columns(table, task, y, pred: dict) -> None:
         """``true``/``predicted`` (class names, plus ``prob_<class>``) or values, into a predictions table."""

@@ -309,12 +309,7 @@ class StarGroupsDataModule(AstroDataModule):
             if self.class_weights_mode == "auto":
                 self.class_weights = (c.sum() / (len(c) * c.clamp(min=1))).tolist()
         elif self.task_kind == "regression":
-            if self.fixed_target_stats is not None:
-                self.target_stats = dict(self.fixed_target_stats)
-            elif len(y_train):
-                self.target_stats = {"mean": float(y_train.mean()), "std": float(y_train.std().clamp(min=1e-12))}
-            else:
-                self.target_stats = {"mean": 0.0, "std": 1.0}
+            self.target_stats = self.fit_target_stats(y_train)
         log.info("star groups: %s graphs (train/val/test), %d features, target '%s'",
                  "/".join(str(len(self.by_split[s])) for s in SPLITS), self.num_features, self.target)
 

@@ -308,12 +308,8 @@ class CosmicWebDataModule(AstroDataModule):
     def predictions_table(self, model, task, split: str = "test"):
         from astropy.table import Table
 
-        model.eval()
-        with torch.no_grad():
-            out = model(self.graph.to(model.device)).cpu()
-        nodes = self.graph["nodes"]
-        mask = nodes[f"{split}_mask"]
-        pred = task.predict(out[mask])
+        out, nodes, mask = self.whole_graph_outputs(model, split)
+        pred = task.predict(out)
         t = Table()
         t["id"] = nodes["id"][mask].numpy().astype(np.int64)
         for i, c in enumerate("xyz"):

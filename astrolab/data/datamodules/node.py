@@ -201,13 +201,7 @@ class NodeGraphDataModule(AstroDataModule):
                 y[y >= 0], minlength=len(self.class_names)).tolist())}
         else:
             self.class_weights = None
-            yv = nodes["y"][train]
-            if self.fixed_target_stats is not None:
-                self.target_stats = dict(self.fixed_target_stats)
-            elif len(yv):
-                self.target_stats = {"mean": float(yv.mean()), "std": float(yv.std().clamp(min=1e-12))}
-            else:
-                self.target_stats = {"mean": 0.0, "std": 1.0}
+            self.target_stats = self.fit_target_stats(nodes["y"][train])
         self.graph = td
         self.timings["setup"] = time.perf_counter() - t0
 
@@ -235,15 +229,10 @@ class NodeGraphDataModule(AstroDataModule):
 
     def predictions_table(self, model, task, split: str = "test"):
         """An astropy Table of per-node predictions for one split (ids exact)."""
-        import torch
         from astropy.table import Table
 
-        model.eval()
-        with torch.no_grad():
-            out = model(self.graph.to(model.device)).cpu()
-        nodes = self.graph["nodes"]
-        mask = nodes[f"{split}_mask"]
-        pred = task.predict(out[mask])
+        out, nodes, mask = self.whole_graph_outputs(model, split)
+        pred = task.predict(out)
         table = Table()
         table["id"] = nodes["id"][mask].numpy().astype(np.int64)
         table["row"] = nodes["row"][mask].numpy()

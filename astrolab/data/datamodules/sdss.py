@@ -239,13 +239,7 @@ class SDSSDataModule(AstroDataModule):
             self.class_weights = weights.tolist() if self.class_weights_mode == "auto" else None
         else:
             self.class_weights = None
-            yv = y[self.masks["train"]]
-            if self.fixed_target_stats is not None:
-                self.target_stats = dict(self.fixed_target_stats)
-            elif len(yv):
-                self.target_stats = {"mean": float(yv.mean()), "std": float(yv.std().clamp(min=1e-12))}
-            else:
-                self.target_stats = {"mean": 0.0, "std": 1.0}
+            self.target_stats = self.fit_target_stats(y[self.masks["train"]])
         self.info = {"path": str(path), "checksum": catalog.checksum, "n_input": table.n_input,
                      "n_dropped_missing": table.n_dropped, "file_columns": table.file_columns}
         self.data = td
