@@ -119,14 +119,27 @@ def cosmic_web_slice(positions: np.ndarray, labels: np.ndarray, class_names: Seq
 
 
 def point_cloud_segmentation(points: np.ndarray, predicted: np.ndarray, path: Path,
-                             true: np.ndarray | None = None) -> Path:
+                             true: np.ndarray | None = None, class_names: Sequence[str] | None = None,
+                             unit: str = "kpc") -> Path:
+    """A point cloud coloured by predicted segment, with the true segments beside it when given (the same
+    colour for the same class in both panels)."""
     pts = np.asarray(points, float)
     panels = [("predicted", np.asarray(predicted))] + ([("true", np.asarray(true))] if true is not None else [])
+    n_cls = len(class_names) if class_names else int(max(int(p.max(initial=0)) for _, p in panels)) + 1
+    colours = [f"C{k % 10}" for k in range(n_cls)]
     fig = figure(figsize=(5 * len(panels), 5))
     for i, (title, lab) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1, projection="3d")
-        ax.scatter(pts[:, 0], pts[:, 1], pts[:, 2], c=lab, s=2, cmap="tab10")
+        for k in range(n_cls):
+            m = lab == k
+            if m.any():
+                name = class_names[k] if class_names else str(k)
+                ax.scatter(pts[m, 0], pts[m, 1], pts[m, 2], s=2, color=colours[k], label=f"{name} ({int(m.sum())})")
         ax.set_title(f"{title} segments", fontsize=9)
+        ax.set_xlabel(f"x [{unit}]")
+        ax.set_ylabel(f"y [{unit}]")
+        ax.set_zlabel(f"z [{unit}]")
+        ax.legend(fontsize=7, markerscale=3, loc="upper left")
     return save(fig, path)
 
 
@@ -201,4 +214,4 @@ def point_cloud_plots(run_dir: Path, model, task, dm) -> list[Path]:
     codes = lambda col: np.array([lookup[str(v)] for v in np.asarray(t[col])[first]])  # noqa: E731
     return [point_cloud_segmentation(np.column_stack([np.asarray(t[c], float)[first] for c in "xyz"]),
                                      codes("predicted"), Path(run_dir) / "point_segmentation.png",
-                                     true=codes("true"))]
+                                     true=codes("true"), class_names=names)]
