@@ -43,7 +43,6 @@ class AstroDataModule(L.LightningDataModule):
         """Keep the constructor's ``fixed`` preprocessing (from a trained model's checkpoint: nothing is
         refitted when given) and ``evaluate_all`` (test on every labelled row of another file)."""
         self.fixed = dict(fixed or {})
-        self.fixed_scaler = self.fixed.get("scaler")
         self.fixed_class_names = list(self.fixed["class_names"]) if self.fixed.get("class_names") else None
         self.fixed_target_stats = self.fixed.get("target_stats")
         self.evaluate_all = evaluate_all
@@ -64,6 +63,27 @@ class AstroDataModule(L.LightningDataModule):
             td, meta = cached
             meta["cache"] = "hit"
         return td, meta
+
+    def fit_scaler(self, ref, feature_names: list[str], fixed_key: str = "scaler", ddof: int = 0,
+                   min_std: float = 0.0, hint: str = "") -> dict[str, Any]:
+        """Feature standardisation ``{feature_names, mean, std}``: the checkpoint's scaler stored under
+        ``fixed_key`` (its feature names must match) when evaluating, else the column mean
+        and standard deviation (``ddof``) of ``ref`` (rows × features, NumPy or torch), a spread of at most
+        ``min_std`` replaced by 1."""
+        import numpy as np
+
+        from astrolab.errors import DataError
+
+        fixed = self.fixed.get(fixed_key)
+        if fixed is not None:
+            if list(fixed["feature_names"]) != list(feature_names):
+                raise DataError(f"the checkpoint's features {fixed['feature_names']} differ from this data's "
+                                f"{list(feature_names)}{hint}")
+            return dict(fixed)
+        ref = np.asarray(ref, dtype=np.float64)
+        mean, std = ref.mean(0), ref.std(0, ddof=ddof)
+        std = np.where(std > min_std, std, 1.0)
+        return {"feature_names": list(feature_names), "mean": mean.tolist(), "std": std.tolist()}
 
     def fit_target_stats(self, y_train) -> dict[str, float]:
         """Regression target standardisation: the checkpoint's when evaluating, else the training split's

@@ -288,16 +288,8 @@ class StarGroupsDataModule(AstroDataModule):
         self.prepare_data()
         graphs = self._build()
         train = [g for g in graphs if g["split"] == "train"]
-        if self.fixed_scaler is not None:
-            if list(self.fixed_scaler["feature_names"]) != self.feature_names:
-                raise DataError(f"the checkpoint's features {self.fixed_scaler['feature_names']} differ from "
-                                f"this data's {self.feature_names}")
-            mean, std = np.array(self.fixed_scaler["mean"]), np.array(self.fixed_scaler["std"])
-        else:
-            ref = np.concatenate([g["x_raw"] for g in (train or graphs)])
-            mean, std = ref.mean(0), ref.std(0)
-            std = np.where(std > 0, std, 1.0)
-        self.scaler = {"feature_names": self.feature_names, "mean": mean.tolist(), "std": std.tolist()}
+        self.scaler = self.fit_scaler(np.concatenate([g["x_raw"] for g in (train or graphs)]), self.feature_names)
+        mean, std = np.array(self.scaler["mean"]), np.array(self.scaler["std"])
         for g in graphs:
             g["x"] = torch.from_numpy((g.pop("x_raw") - mean) / std).float()
         self.graphs = graphs

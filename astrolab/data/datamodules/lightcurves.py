@@ -438,16 +438,8 @@ class LightCurveDataModule(AstroDataModule):
         self.timings = {"setup": time.perf_counter() - t0}
 
     def _fit_scaler(self, name: str, x: torch.Tensor, rows: torch.Tensor, names: list[str]) -> dict[str, Any]:
-        fixed = self.fixed.get(name)
-        if fixed is not None:
-            if list(fixed["feature_names"]) != list(names):
-                raise DataError(f"the checkpoint's features {fixed['feature_names']} differ from this data's "
-                                f"{names} (same dataset.periodogram= as in training?)")
-            return fixed
-        ref = x[rows] if rows.any() else x
-        mean, std = ref.mean(0), ref.std(0)
-        std = torch.where(std > 1e-12, std, torch.ones_like(std))
-        return {"feature_names": list(names), "mean": mean.tolist(), "std": std.tolist()}
+        return self.fit_scaler(x[rows] if rows.any() else x, names, fixed_key=name, ddof=1,
+                               min_std=1e-12, hint=" (same dataset.periodogram= as in training?)")
 
     @staticmethod
     def _apply(x: torch.Tensor, scaler: dict[str, Any]) -> torch.Tensor:

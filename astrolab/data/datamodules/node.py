@@ -178,18 +178,9 @@ class NodeGraphDataModule(AstroDataModule):
         nodes = td["nodes"]
         train = nodes["train_mask"]
         x_raw = nodes["x_raw"]
-        if self.fixed_scaler is not None:
-            if list(self.fixed_scaler["feature_names"]) != self.feature_names:
-                raise DataError("the checkpoint's features "
-                                f"{self.fixed_scaler['feature_names']} differ from this data's "
-                                f"{self.feature_names}")
-            mean = torch.tensor(self.fixed_scaler["mean"], dtype=torch.float64)
-            std = torch.tensor(self.fixed_scaler["std"], dtype=torch.float64)
-        else:
-            ref = x_raw[train] if train.any() else x_raw
-            mean, std = ref.mean(0), ref.std(0)
-            std = torch.where(std > 0, std, torch.ones_like(std))
-        self.scaler = {"feature_names": self.feature_names, "mean": mean.tolist(), "std": std.tolist()}
+        self.scaler = self.fit_scaler(x_raw[train] if train.any() else x_raw, self.feature_names, ddof=1)
+        mean = torch.tensor(self.scaler["mean"], dtype=torch.float64)
+        std = torch.tensor(self.scaler["std"], dtype=torch.float64)
         nodes["x"] = ((x_raw - mean) / std).float()
         del nodes["x_raw"]
         if self.task_kind == "classification" and self.class_names is not None:

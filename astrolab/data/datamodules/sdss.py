@@ -183,16 +183,8 @@ class SDSSDataModule(AstroDataModule):
                                 int(self.split_cfg["seed"]), eligible)
         train = masks["train"]
         self.feature_names = table.feature_names
-        if self.fixed_scaler is not None:
-            if list(self.fixed_scaler["feature_names"]) != self.feature_names:
-                raise DataError(f"the checkpoint's features {self.fixed_scaler['feature_names']} differ from "
-                                f"this file's {self.feature_names}")
-            mean, std = np.asarray(self.fixed_scaler["mean"]), np.asarray(self.fixed_scaler["std"])
-        else:
-            ref = feats[train] if train.any() else feats
-            mean, std = ref.mean(0), ref.std(0)
-            std = np.where(std > 0, std, 1.0)
-        self.scaler = {"feature_names": self.feature_names, "mean": mean.tolist(), "std": std.tolist()}
+        self.scaler = self.fit_scaler(feats[train] if train.any() else feats, self.feature_names)
+        mean, std = np.asarray(self.scaler["mean"]), np.asarray(self.scaler["std"])
         x = ((feats - mean) / std).astype(np.float32)
         td = TensorDict({
             "photometry": TensorDict({"features": torch.from_numpy(x)}, batch_size=[n]),
