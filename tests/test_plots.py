@@ -92,7 +92,7 @@ def test_a_failing_plotter_only_warns(tmp_path, caplog):
     class BrokenDM:
         data_kind = "broken_kind"
 
-    def broken(run_dir, model, task, dm):
+    def broken(run_dir, model, task, dm, table):
         raise RuntimeError("no such column")
 
     class Task:

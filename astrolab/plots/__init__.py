@@ -5,7 +5,9 @@ predictions, ``confusion_matrix.png`` (classification) or ``true_vs_predicted.pn
 family adds the picture an astronomer looks at first, through one hook:
 
 - a data module method ``plots(run_dir, model, task) -> list[Path]``, or
-- a plotter registered for its ``data_kind`` with :func:`register_plotter`
+- a plotter ``plotter(run_dir, model, task, datamodule, table) -> list[Path]`` registered for its
+  ``data_kind`` with :func:`register_plotter` (``table``: the split's predictions table, made once per
+  run and shared with the other figures; ``None`` when there is none)
   (``node_graph``: Gaia colour–magnitude diagram, sky and proper-motion plots coloured by predicted class;
   ready-made figures for the other kinds are in :mod:`astrolab.plots.families`).
 
@@ -21,7 +23,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-#: ``data_kind`` → ``plotter(run_dir, model, task, datamodule) -> list[Path]``
+#: ``data_kind`` → ``plotter(run_dir, model, task, datamodule, table) -> list[Path]``
 PLOTTERS: dict[str, Callable[..., list[Path]]] = {}
 
 
@@ -46,15 +48,16 @@ def _safe(what: str, fn: Callable[[], Any]) -> list[Path]:
     return [Path(p) for p in (out if isinstance(out, (list, tuple)) else [out])]
 
 
-def save_run_plots(run_dir: str | Path, model, task, datamodule=None, split: str = "test") -> list[Path]:
-    """Write every plot of a finished run; returns the PNG paths written."""
+def save_run_plots(run_dir: str | Path, model, task, datamodule=None, split: str = "test",
+                   table=None) -> list[Path]:
+    """Write every plot of a finished run; returns the PNG paths written. ``table``: the split's
+    predictions table when the caller already made it (else it is made here, once)."""
     from astrolab.plots import common, families, gaia  # noqa: F401  (registers the family plotters)
 
     run_dir = Path(run_dir)
     paths = _safe("learning_curves", lambda: common.learning_curves(run_dir / "metrics.csv",
                                                                        run_dir / "learning_curves.png"))
-    table = None
-    if datamodule is not None and hasattr(datamodule, "predictions_table"):
+    if table is None and datamodule is not None and hasattr(datamodule, "predictions_table"):
         table = _safe_table(datamodule, model, task, split)
     if table is not None and "true" in table.colnames and "predicted" in table.colnames:
         if task.kind == "classification":
@@ -70,7 +73,7 @@ def save_run_plots(run_dir: str | Path, model, task, datamodule=None, split: str
         if callable(hook):
             paths += _safe(f"{type(datamodule).__name__}.plots", lambda: hook(run_dir, model, task))
         elif kind in PLOTTERS:
-            paths += _safe(f"{kind} plots", lambda: PLOTTERS[kind](run_dir, model, task, datamodule))
+            paths += _safe(f"{kind} plots", lambda: PLOTTERS[kind](run_dir, model, task, datamodule, table))
     return paths
 
 

@@ -155,24 +155,20 @@ def _spread_pick(labels: np.ndarray, n: int) -> np.ndarray:
     return np.array(picked[:n], dtype=np.int64)
 
 
-def _test_table(dm, model, task):
-    return dm.predictions_table(model, task, "test")
-
-
 @register_plotter("objects")
-def objects_plots(run_dir: Path, model, task, dm) -> list[Path]:
+def objects_plots(run_dir: Path, model, task, dm, t) -> list[Path]:
     """Photo-z runs: ``photo_z.png`` (spectroscopic vs photometric redshift with outlier bounds)."""
-    if getattr(task, "name", "") != "photo_z":
+    if getattr(task, "name", "") != "photo_z" or t is None:
         return []
-    t = _test_table(dm, model, task)
     return [photo_z_scatter(np.asarray(t["true"], float), np.asarray(t["predicted"], float),
                             Path(run_dir) / "photo_z.png")]
 
 
 @register_plotter("particles")
-def particles_plots(run_dir: Path, model, task, dm) -> list[Path]:
+def particles_plots(run_dir: Path, model, task, dm, t) -> list[Path]:
     """Cosmic-web runs: ``cosmic_web_slice.png``, a slice of the test particles coloured by predicted class."""
-    t = _test_table(dm, model, task)
+    if t is None:
+        return []
     pos = np.column_stack([np.asarray(t[c], float) for c in "xyz"])
     if getattr(task, "name", "") == "filament_detection":
         names, codes = ["rest", "filament"], np.asarray(t["predicted"], int)
@@ -184,10 +180,9 @@ def particles_plots(run_dir: Path, model, task, dm) -> list[Path]:
 
 
 @register_plotter("sequence")
-def sequence_plots(run_dir: Path, model, task, dm) -> list[Path]:
+def sequence_plots(run_dir: Path, model, task, dm, t) -> list[Path]:
     """Light-curve runs: ``light_curves.png`` (test objects folded on their Lomb–Scargle period, titled
     true → predicted class, every class shown) or, for forecasting, ``forecasts.png``."""
-    t = _test_table(dm, model, task)
     if t is None or len(t) == 0:
         return []
     if task.kind == "classification":
@@ -202,12 +197,11 @@ def sequence_plots(run_dir: Path, model, task, dm) -> list[Path]:
 
 
 @register_plotter("point_cloud")
-def point_cloud_plots(run_dir: Path, model, task, dm) -> list[Path]:
+def point_cloud_plots(run_dir: Path, model, task, dm, t) -> list[Path]:
     """Galaxy segmentation runs: ``point_segmentation.png``, one test cloud coloured by predicted and
     true component."""
-    if getattr(task, "name", "") != "point_segmentation":
+    if getattr(task, "name", "") != "point_segmentation" or t is None:
         return []
-    t = _test_table(dm, model, task)
     first = np.asarray(t["cloud_id"]) == t["cloud_id"][0]
     names = list(task.class_names)
     lookup = {n: i for i, n in enumerate(names)}

@@ -70,8 +70,9 @@ def _catalog_columns(dm, names) -> dict[str, np.ndarray]:
 
 
 @register_plotter("node_graph")
-def node_graph_plots(run_dir: Path, model, task, dm) -> list[Path]:
-    """``gaia_cmd.png``, ``gaia_sky.png``, ``gaia_proper_motion.png`` (those the columns allow)."""
+def node_graph_plots(run_dir: Path, model, task, dm, table=None) -> list[Path]:
+    """``gaia_cmd.png``, ``gaia_sky.png``, ``gaia_proper_motion.png`` (those the columns allow), every
+    star coloured by its prediction (``table``, the test split alone, is not used)."""
     run_dir = Path(run_dir)
     c, names = _predicted(model, task, dm)
     paths: list[Path] = []

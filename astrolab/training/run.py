@@ -58,22 +58,26 @@ def _scalar_metrics(results: list[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
-def write_predictions(path: Path, dm, model, task, split: str = "test") -> Path | None:
-    """Per-object predictions of one split, as the data module lays them out (ids exact)."""
+def write_predictions(path: Path, dm, model, task, split: str = "test"):
+    """Write per-object predictions of one split, as the data module lays them out (ids exact); returns
+    the table (``None`` when the data module has none) so the plots can reuse it."""
     from astrolab.data.io import write_table
 
     table = dm.predictions_table(model, task, split) if hasattr(dm, "predictions_table") else None
-    return write_table(table, path) if table is not None else None
+    if table is not None:
+        write_table(table, path)
+    return table
 
 
-def save_plots(cfg: DictConfig, run_dir: Path, model, task, dm) -> list[str]:
-    """The run's PNGs (learning curves, confusion matrix, the data family's figures); never fails."""
+def save_plots(cfg: DictConfig, run_dir: Path, model, task, dm, table=None) -> list[str]:
+    """The run's PNGs (learning curves, confusion matrix, the data family's figures); never fails.
+    ``table``: the test predictions already made for predictions_test.csv (made again only if absent)."""
     if not cfg.get("save_plots", True):
         return []
     try:
         from astrolab.plots import save_run_plots
 
-        return [p.name for p in save_run_plots(run_dir, model, task, dm)]
+        return [p.name for p in save_run_plots(run_dir, model, task, dm, table=table)]
     except Exception as exc:  # a plotting error must not lose a finished run
         log.warning("plots skipped: %s: %s", type(exc).__name__, exc)
         return []
@@ -149,9 +153,10 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
     t_test = time.perf_counter() - t0
     metrics = _scalar_metrics(results)
     metrics.update(baseline_metrics(dm, task))
+    table = None
     if cfg.get("save_predictions", True):
-        write_predictions(run_dir / "predictions_test.csv", dm, model, task)
-    plots = save_plots(cfg, run_dir, model, task, dm)
+        table = write_predictions(run_dir / "predictions_test.csv", dm, model, task)
+    plots = save_plots(cfg, run_dir, model, task, dm, table)
     summary = {
         "command": "train",
         "model": choices.get("model"),
@@ -274,10 +279,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if not evaluate_all:
         metrics.update(baseline_metrics(dm, task))
     t_test = time.perf_counter() - t0
+    table = None
     if cfg.get("save_predictions", True):
-        write_predictions(run_dir / "predictions_test.csv", dm, model, task)
+        table = write_predictions(run_dir / "predictions_test.csv", dm, model, task)
     OmegaConf.save(train_cfg, run_dir / "config.yaml", resolve=True)
-    plots = save_plots(cfg, run_dir, model, task, dm)
+    plots = save_plots(cfg, run_dir, model, task, dm, table)
     choices = meta.get("choices", {})
     summary = {
         "command": "evaluate",
