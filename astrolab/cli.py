@@ -17,6 +17,7 @@ from astrolab.config import COMMANDS, GROUPS, conf_dir, group_choices, unknown_c
 DESCRIPTIONS = {
     "train": "fit a model, test the best checkpoint, write metrics/checkpoints/predictions",
     "evaluate": "test a trained model: astrolab evaluate ckpt_path=PATH [dataset.path=FILE]",
+    "predict": "apply a trained model to a catalog: astrolab predict ckpt_path=PATH dataset.path=FILE",
     "hpo": "tune a model with Optuna (pruning, recycled models, resumable): astrolab hpo hpo=gat",
     "aggregate": "mean ± std of the test metrics of a multirun over seeds: astrolab aggregate DIR",
 }
@@ -48,6 +49,8 @@ def help_text() -> str:
         "  astrolab train model=gat dataset=gaia dataset.path=my_query.fits trainer.max_epochs=50",
         "  astrolab train -m model=gcn,gat,sage seed=1,2,3",
         "  astrolab evaluate ckpt_path=outputs/train/.../checkpoints/best.ckpt",
+        "  astrolab predict ckpt_path=outputs/train/.../checkpoints/best.ckpt dataset.path=new_field.fits",
+        "  astrolab train hydra.run.dir=outputs/train/... ckpt_path=last      # continue a killed run",
         "  astrolab hpo hpo=gat dataset=gaia hpo.n_trials=50",
         "  astrolab train -m hpo=gat dataset=gaia",
         "  astrolab aggregate outputs/multirun/2026-01-01/12-00-00-000000",
@@ -131,7 +134,54 @@ def _evaluate_job(cfg):
     return _guarded(lambda: evaluate(cfg))
 
 
-JOBS = {"train": _train_job, "evaluate": _evaluate_job, "hpo": _hpo_job}
+def _predict_job(cfg):
+    from astrolab.training.session import predict
+
+    return _guarded(lambda: predict(cfg))
+
+
+JOBS = {"train": _train_job, "evaluate": _evaluate_job, "hpo": _hpo_job, "predict": _predict_job}
+
+
+def _arg_value(args: list[str], key: str) -> str | None:
+    for a in args:
+        k, sep, v = a.lstrip("+").partition("=")
+        if sep and k == key:
+            return v
+    return None
+
+
+def prepare_run_dir(command: str, args: list[str]) -> list[str]:
+    """Before Hydra writes anything: a run into a named ``hydra.run.dir`` must find it free (no results,
+    no live process); ``ckpt_path=<dir>/checkpoints/x.ckpt`` continues in ``<dir>``. Returns the args
+    (with ``hydra.run.dir`` added for a continued run, whose Hydra files go to a new subfolder)."""
+    from pathlib import Path
+
+    from astrolab.errors import ConfigError
+    from astrolab.training import rundir
+
+    if "-m" in args or "--multirun" in args or any(a in ("--cfg", "--help", "-h", "--info") for a in args) \
+            or any(a.startswith("--cfg") for a in args):
+        return args
+    run_dir = _arg_value(args, "hydra.run.dir")
+    ckpt = _arg_value(args, "ckpt_path") if command == "train" else None
+    resume = bool(ckpt) and ckpt not in ("null", "None")
+    if resume and ckpt != "last" and run_dir is None:
+        p = Path(ckpt).expanduser()
+        if p.parent.name == "checkpoints":
+            run_dir = str(p.parent.parent)
+            args = [*args, f"hydra.run.dir={run_dir}"]
+    if resume and run_dir is None:
+        raise ConfigError("ckpt_path=last continues a run in its own directory: add hydra.run.dir=<that run's "
+                          "directory>")
+    if run_dir is None:
+        return args
+    rundir.acquire(run_dir, allow_results=resume, what=command)
+    if resume:
+        import time
+
+        args = [*args, f"hydra.output_subdir=.hydra-continued-{time.strftime('%Y%m%d-%H%M%S')}"]
+    return args
 
 
 def _aggregate_command(args: list[str]) -> None:
@@ -195,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         validate_choices(rest)
+        rest = prepare_run_dir(command, rest)
         run_hydra(command, rest)
         if _JOB_ERRORS:
             if len(_JOB_ERRORS) > 1:
@@ -205,8 +256,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         sys.stderr.write(f"astrolab: error: {_one_line(exc)}\n")
         return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("astrolab: interrupted; finished checkpoints and results were kept\n")
+    except KeyboardInterrupt as exc:
+        text = str(exc).strip() or "interrupted; finished checkpoints and results were kept"
+        sys.stderr.write(f"astrolab: {text}\n")
         return 130
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1

@@ -36,3 +36,7 @@ class MissingColumnError(DataError):
 
 class CheckpointError(AstrolabError):
     """A checkpoint that does not exist or was not written by astrolab."""
+
+
+class RunDirError(AstrolabError):
+    """A run directory that holds results already, is in use, or cannot be written."""

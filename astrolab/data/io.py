@@ -269,3 +269,15 @@ def write_table(table, path: str | os.PathLike) -> Path:
     table.write(tmp, **kwargs)
     os.replace(tmp, path)
     return path
+
+
+def read_columns(path: str | os.PathLike, names: list[str]):
+    """Columns of a catalog file exactly as stored (values, dtypes, units), as an astropy ``Table``;
+    for echoing a user's own columns next to predictions."""
+    path = Path(path).expanduser()
+    table = _read_table(path, catalog_format(path))
+    missing = [n for n in names if n not in table.colnames]
+    if missing:
+        raise DataError(f"column(s) {', '.join(missing)} not in '{path.name}'; the file has: "
+                        f"{', '.join(table.colnames[:30])} (fix predict.keep=[...])")
+    return table[list(names)]

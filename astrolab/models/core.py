@@ -165,8 +165,28 @@ class AstroBaseModel(StandardModelMixin, HPOModelMixin, AstronomicalModelMixin, 
     def test_step(self, batch, batch_idx: int) -> Tensor:
         return self._step(batch, "test")
 
+    #: stochastic forward passes per prediction batch (``predict.mc_samples``; 0/1: one deterministic pass)
+    mc_samples: int = 0
+
     def predict_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
-        return self.task.predict(self(batch))
+        """Predictions of the objects a batch predicts, with their index in the data's index table
+        (``index``); with ``mc_samples > 1`` dropout stays on and the task reports the spread."""
+        index = self.task.select_index(batch, "predict")
+        n = int(self.mc_samples or 0)
+        if n <= 1:
+            out, _ = self.task.select(batch, self(batch), "predict")
+            return {"index": index, **self.task.predict(out)}
+        # every module in training mode (dropout modules and functional dropout read ``self.training``),
+        # normalisation layers kept in eval mode so their running statistics are used and not updated
+        self.train()
+        for m in self.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._NormBase):
+                m.eval()
+        try:
+            outs = torch.stack([self.task.select(batch, self(batch), "predict")[0] for _ in range(n)])
+        finally:
+            self.eval()
+        return {"index": index, **self.task.predict_samples(outs)}
 
     # -- optimisation: OptimizationMixin.configure_optimizers (optimizer/scheduler from config) -----
 

@@ -86,6 +86,51 @@ class Task:
         metrics.update(self.metric_output(out), test_targets)
         return {k: float(v) for k, v in metrics.compute().items()}
 
+    # -- predictions (trainer.predict -> predict_step -> task -> the run's one writer) ---------------
+    def select_index(self, batch, stage: str = "predict") -> Tensor:
+        """The data's index of each selected object (the int64 ``index`` key next to the target, by the
+        data contract): rows of the data module's ``index_table()``, in the order :meth:`select` keeps."""
+        key = tuple(self.target_key[:-1]) + ("index",)
+        index = batch.get(key)
+        if self.mask_key is None:
+            return index
+        mask = batch.get(tuple(k.format(stage=stage) for k in self.mask_key))
+        return index[mask]
+
+    def predict_samples(self, outputs: Tensor) -> dict[str, Tensor]:
+        """Predictions from ``S`` stochastic passes (``outputs[S, ...]``, dropout on): the mean prediction
+        and its spread. Classification: mean probabilities, their entropy and the std of the predicted
+        class's probability; regression: mean value and its std (physical units)."""
+        if self.kind == "classification":
+            probs = torch.stack([self.predict(o)["prob"] for o in outputs])
+            mean = probs.mean(0)
+            label = mean.argmax(-1)
+            entropy = -(mean.clamp_min(1e-12).log() * mean).sum(-1)
+            std = probs.std(0).gather(-1, label[:, None])[:, 0]
+            return {"label": label, "prob": mean, "entropy": entropy, "prob_std": std}
+        values = torch.stack([self.predict(o)["value"] for o in outputs])
+        return {"value": values.mean(0), "value_std": values.std(0)}
+
+    def prediction_columns(self, pred: dict[str, Tensor]) -> dict[str, Any]:
+        """Columns of the predictions table: ``predicted`` (class name or value), ``prob_<class>``,
+        uncertainty columns when present; float32 values, names exact."""
+        import numpy as np
+
+        cols: dict[str, Any] = {}
+        if "label" in pred and hasattr(self, "class_names"):
+            names = np.asarray(self.class_names)
+            cols["predicted"] = names[pred["label"].cpu().numpy()]
+            for i, name in enumerate(self.class_names):
+                cols[f"prob_{name}"] = pred["prob"][:, i].cpu().numpy().astype(np.float32)
+        elif "value" in pred:
+            cols["predicted"] = pred["value"].cpu().numpy().astype(np.float32)
+        elif "score" in pred:
+            cols["anomaly_score"] = pred["score"].cpu().numpy().astype(np.float32)
+        for k in ("sigma", "value_std", "entropy", "prob_std"):
+            if k in pred:
+                cols["predicted_std" if k == "value_std" else k] = pred[k].cpu().numpy().astype(np.float32)
+        return cols
+
     def metric_names(self) -> list[str]:
         return list(self.configure_metrics().keys())
 

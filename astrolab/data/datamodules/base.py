@@ -3,8 +3,12 @@
 The runs rely on: ``data_kind`` (batch layout a model family reads), ``num_features``/``num_classes``
 (sizes that flow into the model), ``task_kwargs()`` (what the task needs to know about the data),
 ``preprocessing()`` (plain data saved in checkpoints), ``targets(split)``, ``describe()``,
-``predictions_table(model, task, split)`` and the four loaders, built here from one ``_loader(split,
-shuffle)`` hook.
+``index_table()`` and the four loaders, built here from one ``_loader(split, shuffle)`` hook.
+
+Predictions (the data contract): every batch carries, next to its target, an int64 ``index`` per object
+that addresses a row of :meth:`index_table` (exact ids, the row in the input file, the split and the
+label as read). ``predict_dataloader`` yields the objects of ``predict_split``; the run joins the
+model's predictions to ``index_table()`` through ``index``. A data module never runs a model.
 """
 
 from __future__ import annotations
@@ -39,9 +43,14 @@ class AstroDataModule(L.LightningDataModule):
         return {"target_mean": self.target_stats["mean"], "target_std": self.target_stats["std"],
                 "target_name": self.target_label()}
 
-    def use_fixed(self, fixed: dict[str, Any] | None, evaluate_all: bool) -> None:
+    #: the split ``predict_dataloader`` yields (the run sets it; ``test`` by default)
+    predict_split: str = "test"
+
+    def use_fixed(self, fixed: dict[str, Any] | None, evaluate_all: bool, predict_all: bool = False) -> None:
         """Keep the constructor's ``fixed`` preprocessing (from a trained model's checkpoint: nothing is
-        refitted when given) and ``evaluate_all`` (test on every labelled row of another file)."""
+        refitted when given), ``evaluate_all`` (test on every labelled row of another file) and
+        ``predict_all`` (apply a model: every row that passes the cuts is scored, no label needed)."""
+        self.predict_all = bool(predict_all)
         self.fixed = dict(fixed or {})
         self.fixed_class_names = list(self.fixed["class_names"]) if self.fixed.get("class_names") else None
         self.fixed_target_stats = self.fixed.get("target_stats")
@@ -106,20 +115,20 @@ class AstroDataModule(L.LightningDataModule):
         mask = nodes[f"{split}_mask"]
         return out[mask], nodes, mask
 
-    @staticmethod
-    def add_prediction_columns(table, task, y, pred: dict) -> None:
-        """``true``/``predicted`` (class names, plus ``prob_<class>``) or values, into a predictions table."""
+    def index_table(self):
+        """One row per predicted object, addressed by the batches' ``index`` key (data modules override)."""
+        raise NotImplementedError(f"{type(self).__name__} has no index table")
+
+    def add_true_column(self, table, y) -> None:
+        """``true``: the class name (``""`` where unlabelled) or the value as read, into an index table."""
         import numpy as np
 
-        if task.kind == "classification":
-            names = np.array(task.class_names)
-            table["true"] = names[y.numpy()]
-            table["predicted"] = names[pred["label"].numpy()]
-            for i, name in enumerate(task.class_names):
-                table[f"prob_{name}"] = pred["prob"][:, i].numpy().astype(np.float32)
+        y = y.numpy() if hasattr(y, "numpy") else np.asarray(y)
+        if self.task_kind == "classification" and self.class_names:
+            names = np.asarray(list(self.class_names) + [""])
+            table["true"] = names[np.where(y >= 0, y, len(self.class_names))]
         else:
-            table["true"] = y.numpy()
-            table["predicted"] = pred["value"].numpy()
+            table["true"] = y
 
     # -- loaders -----------------------------------------------------------------------------------
     def _loader(self, split: str, shuffle: bool):
@@ -135,4 +144,4 @@ class AstroDataModule(L.LightningDataModule):
         return self._loader("test", False)
 
     def predict_dataloader(self):
-        return self._loader("test", False)
+        return self._loader(self.predict_split, False)

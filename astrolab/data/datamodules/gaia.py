@@ -60,6 +60,9 @@ class GaiaDataModule(NodeGraphDataModule):
     def load_table(self) -> NodeTable:
         catalog = read_catalog(self.source_path())
         target = self.target
+        if target is not None and self.predict_all and target not in catalog and not self.columns.get(target):
+            log.info("no label column '%s' in %s: predicting without it", target, self.source_path().name)
+            target = None
         if target is not None:
             mapped_inputs = {self.columns.get(c) or c for c in FEATURE_INPUTS}
             if target in mapped_inputs:

@@ -4,7 +4,9 @@ Batch layout (one ``TensorDict`` per step, the whole graph; train/val/test are n
 
     nodes   batch [N]:  x [N, F] float32 (standardised with train-split statistics),
                         y [N] (int64 class or float32 value), train_mask / val_mask / test_mask [N] bool,
-                        id [N] int64 (e.g. Gaia source_id, exact), row [N] int64 (row in the file)
+                        id [N] int64 (e.g. Gaia source_id, exact), row [N] int64 (row in the file),
+                        index [N] int64 (row of :meth:`index_table`), predict_mask [N] bool (the split
+                        ``predict_dataloader`` scores)
     edges   batch [E]:  index [E, 2] int64 (source, target); ``edge_index = index.t()`` for PyG
 
 Subclasses (one per survey) implement :meth:`load_table`; this class owns splitting, class weights,
@@ -74,7 +76,8 @@ class NodeGraphDataModule(AstroDataModule):
                  columns: dict[str, str | None] | None = None, graph: dict[str, Any] | None = None,
                  split: dict[str, Any] | None = None, class_weights: str = "auto",
                  task_kind: str = "classification", cache_dir: str | None = None, use_cache: bool = True,
-                 fixed: dict[str, Any] | None = None, evaluate_all: bool = False) -> None:
+                 fixed: dict[str, Any] | None = None, evaluate_all: bool = False,
+                 predict_all: bool = False) -> None:
         super().__init__()
         self.path = None if path in (None, "", "null") else str(path)
         self.target = target
@@ -85,7 +88,7 @@ class NodeGraphDataModule(AstroDataModule):
         self.task_kind = task_kind
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self.use_cache = use_cache
-        self.use_fixed(fixed, evaluate_all)
+        self.use_fixed(fixed, evaluate_all, predict_all)
         self.graph: TensorDict | None = None
         self.timings: dict[str, float] = {}
 
@@ -100,7 +103,7 @@ class NodeGraphDataModule(AstroDataModule):
         """Everything that changes the prepared graph (the cache key)."""
         return {"target": self.target, "columns": self.columns, "graph": self.graph_cfg,
                 "split": self.split_cfg, "task_kind": self.task_kind, "class_names": self.fixed_class_names,
-                "evaluate_all": self.evaluate_all, "version": 2}
+                "evaluate_all": self.evaluate_all, "predict_all": self.predict_all, "version": 2}
 
     # -- preparation -------------------------------------------------------------------------------
     def _build(self) -> tuple[TensorDict, dict[str, Any]]:
@@ -108,8 +111,10 @@ class NodeGraphDataModule(AstroDataModule):
         table = self.load_table()
         n = len(table.ids)
         meta: dict[str, Any] = {"feature_names": table.feature_names, "info": table.info}
+        meta["has_target"] = table.target is not None
         if table.target is None:
-            y = torch.zeros(n)
+            y = torch.full((n,), -1, dtype=torch.long) if self.task_kind == "classification" else torch.full(
+                (n,), float("nan"))
             eligible = np.zeros(n, bool)
         elif self.task_kind == "classification":
             codes, names, eligible = encode_labels(table.target, self.fixed_class_names, self.target)
@@ -126,7 +131,9 @@ class NodeGraphDataModule(AstroDataModule):
                                 "(use task=node_classification for labels)")
             eligible = np.isfinite(vals)
             y = torch.from_numpy(np.where(eligible, vals, np.nan)).float()
-        if self.evaluate_all:
+        if self.predict_all:  # applying a trained model: every row that passed the cuts is scored
+            masks = {"train": np.zeros(n, bool), "val": np.zeros(n, bool), "test": np.ones(n, bool)}
+        elif self.evaluate_all:
             masks = {"train": np.zeros(n, bool), "val": np.zeros(n, bool), "test": eligible.copy()}
         else:
             strat = y.numpy() if self.task_kind == "classification" and table.target is not None else None
@@ -174,7 +181,7 @@ class NodeGraphDataModule(AstroDataModule):
         td, meta = self.cached_build("node_graph", key)
         self.meta = meta
         self.feature_names = list(meta["feature_names"])
-        self.class_names = meta.get("class_names")
+        self.class_names = meta.get("class_names") or self.fixed_class_names
         nodes = td["nodes"]
         train = nodes["train_mask"]
         x_raw = nodes["x_raw"]
@@ -183,6 +190,8 @@ class NodeGraphDataModule(AstroDataModule):
         std = torch.tensor(self.scaler["std"], dtype=torch.float64)
         nodes["x"] = ((x_raw - mean) / std).float()
         del nodes["x_raw"]
+        nodes["index"] = torch.arange(nodes.batch_size[0])
+        nodes["predict_mask"] = nodes["test_mask"].clone()
         if self.task_kind == "classification" and self.class_names is not None:
             y = nodes["y"]
             counts = torch.bincount(y[train], minlength=len(self.class_names)).double()
@@ -218,17 +227,25 @@ class NodeGraphDataModule(AstroDataModule):
                 "source": self.meta["info"].get("path"), "checksum": self.meta["info"].get("checksum"),
                 "split_sizes": {s: int(self.graph["nodes", f"{s}_mask"].sum()) for s in ("train", "val", "test")}}
 
-    def predictions_table(self, model, task, split: str = "test"):
-        """An astropy Table of per-node predictions for one split (ids exact)."""
+    def index_table(self):
+        """One row per node (``index`` order): exact ``id``, ``row`` in the file, ``split`` and the
+        label or value as read (``true``; empty when the file has none)."""
         from astropy.table import Table
 
-        out, nodes, mask = self.whole_graph_outputs(model, split)
-        pred = task.predict(out)
+        nodes = self.graph["nodes"]
         table = Table()
-        table["id"] = nodes["id"][mask].numpy().astype(np.int64)
-        table["row"] = nodes["row"][mask].numpy()
-        self.add_prediction_columns(table, task, nodes["y"][mask], pred)
+        table["id"] = nodes["id"].numpy().astype(np.int64)
+        table["row"] = nodes["row"].numpy()
+        split = np.full(len(table), "", dtype="<U5")
+        for s in ("train", "val", "test"):
+            split[nodes[f"{s}_mask"].numpy()] = s
+        table["split"] = split
+        if self.target is not None and self.meta.get("has_target", True):
+            self.add_true_column(table, nodes["y"])
         return table
+
+    def predict_dataloader(self):
+        return self._loader("predict", False)
 
     # -- loaders -----------------------------------------------------------------------------------
     def _loader(self, split: str = "train", shuffle: bool = False):
@@ -237,4 +254,6 @@ class NodeGraphDataModule(AstroDataModule):
 
         if self.graph is None:
             self.setup()
+        if split == "predict":
+            self.graph["nodes", "predict_mask"] = self.graph["nodes", f"{self.predict_split}_mask"].clone()
         return DataLoader([self.graph], batch_size=None, collate_fn=_identity, shuffle=False)

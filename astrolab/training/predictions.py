@@ -1,0 +1,95 @@
+"""The one writer of predictions: the outputs of ``trainer.predict`` joined to the data's index table.
+
+``predict_step`` returns, per batch, the task's predictions of the objects the batch predicts and their
+``index`` (a row of the data module's ``index_table()``). :func:`predictions_table` puts them in index
+order next to the index table's exact ids and passthrough columns; :func:`catalog_predictions` widens that
+to one row per input row of the user's file, in input order, with the columns the user keeps and a
+``status`` for rows that could not be scored. Plots read these tables and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def collect(outputs: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """Concatenate ``predict_step`` outputs (one dict per batch) and sort them by ``index``."""
+    import torch
+
+    outputs = [o for o in (outputs or []) if o is not None]
+    if not outputs:
+        return {"index": torch.zeros(0, dtype=torch.long)}
+    merged = {k: torch.cat([o[k].detach().cpu() for o in outputs]) for k in outputs[0]}
+    order = torch.argsort(merged["index"], stable=True)
+    return {k: v[order] for k, v in merged.items()}
+
+
+def predictions_table(outputs, dm, task):
+    """Index-table rows of the predicted objects (ids exact) with the task's prediction columns."""
+    pred = collect(outputs)
+    index = pred["index"].numpy()
+    if len(np.unique(index)) != len(index):
+        raise RuntimeError("an object was predicted more than once in one pass; the data module's predict "
+                           "batches overlap")
+    table = dm.index_table()[index]
+    for name, values in task.prediction_columns(pred).items():
+        table[name] = values
+        if getattr(values, "dtype", None) == np.float32:
+            table[name].info.format = ".7g"  # float32 carries 7 significant digits; write no more
+    return table
+
+
+def default_keep(dm) -> list[str]:
+    """The survey's id and sky position columns as spelled in the user's file."""
+    info = getattr(dm, "meta", {}).get("info", {}) if hasattr(dm, "meta") else {}
+    found = dict(info.get("file_columns") or {})
+    keep = [found[c] for c in getattr(dm, "keep_columns", ("source_id", "objid", "ra", "dec")) if c in found]
+    return keep
+
+
+def catalog_predictions(scored, dm, keep: list[str] | None = None):
+    """One row per input row, in input order: the kept input columns (exact values and units), the
+    predictions where the row was scored, and ``status`` (``ok`` or why the row was not scored)."""
+    from astropy.table import MaskedColumn, Table
+
+    source = dm.source_path() if hasattr(dm, "source_path") else None
+    info = getattr(dm, "meta", {}).get("info", {}) if hasattr(dm, "meta") else {}
+    n_input = info.get("n_input")
+    if source is None or n_input is None or "row" not in scored.colnames:
+        scored["status"] = np.full(len(scored), "ok")
+        return scored
+    from astrolab.data.io import read_columns
+
+    names = keep if keep is not None else default_keep(dm)
+    out = read_columns(source, names) if names else Table()
+    if len(out) == 0 and not names:
+        out = Table()
+    n = int(n_input)
+    out["row"] = np.arange(n, dtype=np.int64)
+    rows = np.asarray(scored["row"], dtype=np.int64)
+    hit = np.zeros(n, bool)
+    hit[rows] = True
+    skip = {"row", "split"} | set(out.colnames)
+    for name in scored.colnames:
+        if name in skip:
+            continue
+        col = np.asarray(scored[name])
+        full = np.zeros(n, dtype=col.dtype)
+        full[rows] = col
+        out[name] = MaskedColumn(full, mask=~hit)
+        if scored[name].info.format:
+            out[name].info.format = scored[name].info.format
+    status = np.full(n, "ok", dtype=object)
+    reasons = dm.row_status() if hasattr(dm, "row_status") else None
+    for r in np.flatnonzero(~hit):
+        status[r] = (reasons or {}).get(int(r), "not scored: removed by the quality cuts or a missing required "
+                                                "value (see the log for the counts)")
+    out["status"] = status.astype(str)
+    if (~hit).any():
+        log.info("%d of %d input rows could not be scored (status column says why)", int((~hit).sum()), n)
+    return out

@@ -1,0 +1,116 @@
+"""Write-once run directories and the lock that keeps two processes out of one.
+
+A run directory that already holds results (``summary.json``, ``metrics.csv``, ``config.yaml``,
+checkpoints, predictions, plots) is never written over: a new run into it stops at start with one line.
+The one exception is continuing a run (``ckpt_path=last``), which writes into its own directory.
+While a run is writing, ``.astrolab.lock`` (created atomically, holding the process id) keeps a second
+process out; a lock left by a killed process (its pid no longer alive) is taken over with a log line.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import socket
+from pathlib import Path
+
+from astrolab.errors import RunDirError
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = ".astrolab.lock"
+#: files (or folders) whose presence means a directory holds results of a run
+RESULT_NAMES = ("summary.json", "metrics.csv", "metrics_raw.csv", "config.yaml", "checkpoints", "predictions.csv",
+                "predictions.parquet", "predictions.fits", "predictions.vot", "trials.csv")
+RESULT_GLOBS = ("predictions_*", "*.png", "*.ckpt")
+
+_HELD: dict[Path, int] = {}
+
+
+def results_in(path: Path) -> list[str]:
+    """Names of result files already in ``path`` (empty for a new or only Hydra-initialised directory)."""
+    path = Path(path)
+    if not path.is_dir():
+        return []
+    found = [n for n in RESULT_NAMES if (path / n).exists() and not ((path / n).is_dir() and not any((path / n).iterdir()))]
+    for pattern in RESULT_GLOBS:
+        found += sorted(p.name for p in path.glob(pattern))
+    return found
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_lock(lock: Path) -> tuple[str, int] | None:
+    try:
+        host, pid = lock.read_text().strip().split(":", 1)
+        return host, int(pid)
+    except (OSError, ValueError):
+        return None
+
+
+def acquire(path: str | Path, *, allow_results: bool = False, what: str = "train") -> Path:
+    """Claim ``path`` for this process: refuse a directory with results (unless ``allow_results``, i.e.
+    continuing that run) or one in use by another live process; create it and its lock."""
+    path = Path(path).expanduser().resolve()
+    if path in _HELD:
+        return path
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"hydra.run.dir={path} is a file, not a directory; choose another hydra.run.dir=")
+    lock = path / LOCK_NAME
+    holder = _read_lock(lock) if lock.exists() else None
+    if holder is not None:
+        host, pid = holder
+        if pid != os.getpid() and (host != socket.gethostname() or _pid_alive(pid)):
+            raise RunDirError(f"run directory {path} is in use by process {pid} on {host}; wait for it to finish "
+                              "or choose another hydra.run.dir=")
+    if not allow_results:
+        found = results_in(path)
+        if found:
+            tail = (", or continue that training run with ckpt_path=last" if what == "train" else
+                    f" (astrolab {what} writes into a new directory of its own)")
+            raise RunDirError(f"run directory {path} already holds results ({', '.join(found[:4])}); choose another "
+                              f"hydra.run.dir={tail}")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirError(f"cannot create run directory {path} ({exc.strerror}); choose a writable "
+                          "hydra.run.dir=") from exc
+    if holder is not None:
+        log.warning("taking over the lock of a process that no longer runs (%s:%d) in %s", *holder, path)
+        lock.unlink(missing_ok=True)
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError as exc:
+        raise RunDirError(f"run directory {path} is in use by another process; choose another "
+                          "hydra.run.dir=") from exc
+    except OSError as exc:
+        raise RunDirError(f"cannot write into run directory {path} ({exc.strerror}); choose a writable "
+                          "hydra.run.dir=") from exc
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{socket.gethostname()}:{os.getpid()}\n")
+    _HELD[path] = os.getpid()
+    return path
+
+
+def release(path: str | Path | None = None) -> None:
+    """Drop this process's lock on ``path`` (all of them when ``None``)."""
+    paths = list(_HELD) if path is None else [Path(path).expanduser().resolve()]
+    for p in paths:
+        if _HELD.pop(p, None) is None:
+            continue
+        lock = p / LOCK_NAME
+        holder = _read_lock(lock)
+        if holder is not None and holder[1] == os.getpid():
+            lock.unlink(missing_ok=True)
+
+
+atexit.register(release)

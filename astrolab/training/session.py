@@ -1,0 +1,562 @@
+"""The run session: the one place that assembles a run and writes its outputs.
+
+``train``, ``evaluate``, ``predict``, every HPO trial and the Python pipeline go through here:
+compose config → data module → task → model → Lightning ``Trainer`` (:func:`make_trainer`, the only
+constructor of a Trainer in astrolab) → checkpoint metadata (:func:`checkpoint_meta`) → outputs.
+Predictions go ``trainer.predict`` → the model's ``predict_step`` → the task → :mod:`astrolab.training.predictions`
+(one writer joining the data's index table); plots read that table only.
+
+Run directories are write-once (:mod:`astrolab.training.rundir`): a new run into a directory with results
+stops at start; ``ckpt_path=last`` continues a killed training run in its own directory through
+Lightning's ``fit(ckpt_path=…)`` (epoch, optimizer, scheduler, early stopping and checkpoint state).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from astrolab import __version__
+from astrolab.errors import CheckpointError, ConfigError
+from astrolab.training import rundir
+from astrolab.training.build import (
+    build_callbacks,
+    build_datamodule,
+    build_loggers,
+    build_model,
+    build_task,
+    check_compatible,
+    prepare_config,
+)
+from astrolab.utils.runs import hydra_choices, report, write_json
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = 1
+
+
+def quiet_lightning() -> None:
+    import warnings
+
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*Trying to infer the `batch_size`.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*treespec.*")
+    warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=".*Experiment logs directory .* exists.*")
+
+
+_quiet_lightning = quiet_lightning  # older name, used by the HPO outputs
+
+
+# -- the pieces ---------------------------------------------------------------------------------------
+def make_trainer(cfg: DictConfig | None, run_dir: Path | str | None, callbacks: list | None = None,
+                 loggers: list | None = None, **overrides: Any):
+    """The Lightning ``Trainer`` of a run (train, evaluate, predict, HPO trial, Python pipeline).
+
+    ``cfg.trainer`` gives the settings (``None``: Lightning's defaults); ``overrides`` win over it;
+    ``callbacks``/``loggers`` as built from the config (``loggers=None``: none)."""
+    from astrolab.utils.instantiate import instantiate
+
+    node = cfg.trainer if cfg is not None and "trainer" in cfg else OmegaConf.create(
+        {"_target_": "lightning.pytorch.Trainer"})
+    if node.get("precision") == "auto":  # mixed-precision default of the device
+        from astrolab.models.components.mixins import default_precision
+
+        overrides.setdefault("precision", default_precision(node.get("accelerator")))
+    if "_target_" not in node:
+        node = OmegaConf.merge({"_target_": "lightning.pytorch.Trainer"}, node)
+    kwargs: dict[str, Any] = {"callbacks": list(callbacks or []), "logger": loggers or False}
+    if run_dir is not None:
+        kwargs["default_root_dir"] = str(run_dir)
+    kwargs.update(overrides)
+    return instantiate(node, **kwargs)
+
+
+def saved_task_kwargs(dm, task) -> dict[str, Any]:
+    """The task arguments that came from the data, as the task used them (saved in checkpoints so
+    evaluation rebuilds exactly the same task, class weights included)."""
+    kwargs = dm.task_kwargs()
+    if "class_weights" in kwargs:
+        kwargs["class_weights"] = task.class_weights
+    return _plain(kwargs)
+
+
+def checkpoint_meta(cfg: DictConfig, choices: dict[str, str], dm, task) -> dict[str, Any]:
+    """What every astrolab checkpoint carries: config, choices, the data's preprocessing, the task's
+    data-given arguments and the training file's checksum (plain types only: loads with weights_only)."""
+    return {"format": CHECKPOINT_FORMAT, "version": __version__,
+            "config": OmegaConf.to_container(cfg, resolve=True), "choices": dict(choices),
+            "preprocessing": _plain(dm.preprocessing()), "task_kwargs": saved_task_kwargs(dm, task),
+            "data_checksum": dm.describe().get("checksum")}
+
+
+def _plain(obj: Any) -> Any:
+    """Only plain Python types in checkpoints (so they load with weights_only=True)."""
+    from omegaconf import Container
+
+    if isinstance(obj, Container):
+        obj = OmegaConf.to_container(obj, resolve=True)
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    return obj
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load an astrolab checkpoint without running pickled code."""
+    import pickle
+
+    import torch
+
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: '{path}'; pass ckpt_path=<run dir>/checkpoints/best.ckpt")
+    if path.is_dir():
+        raise CheckpointError(f"'{path}' is a folder; pass ckpt_path=<file>.ckpt")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"'{path}' is not a readable astrolab checkpoint ({first[:160]})") from exc
+    if not isinstance(state, dict) or "astrolab" not in state or "state_dict" not in state:
+        raise CheckpointError(f"'{path}' is not an astrolab checkpoint (no astrolab metadata); "
+                              "pass a checkpoint written by astrolab train")
+    return state
+
+
+def _scalar_metrics(results: list[dict[str, Any]]) -> dict[str, float]:
+    return {k: float(v) for d in results for k, v in d.items()}
+
+
+def _choices(cfg: DictConfig) -> dict[str, str]:
+    choices = hydra_choices()
+    for g in ("model", "dataset", "task"):
+        choices.setdefault(g, str(cfg.get(g, {}).get("_target_", "?")).rsplit(".", 1)[-1])
+    return {g: choices[g] for g in ("model", "dataset", "task") if g in choices}
+
+
+def baseline_metrics(dm, task) -> dict[str, float]:
+    """Test metrics of the trivial predictor (majority class / training mean), same metrics."""
+    if not hasattr(dm, "targets"):
+        return {}
+    return {f"baseline/{k.split('/', 1)[-1]}": v
+            for k, v in task.baseline_metrics(dm.targets("train"), dm.targets("test")).items()}
+
+
+def build_run(cfg: DictConfig, task_cls: type, stage: str, fixed_task_kwargs: dict[str, Any] | None = None,
+              **dm_overrides: Any):
+    """Data module (prepared and set up for ``stage``) → task → model, sized from the data."""
+    dm = build_datamodule(cfg, task_cls, **dm_overrides)
+    dm.prepare_data()
+    dm.setup(stage)
+    task = build_task(cfg, dm, fixed_kwargs=fixed_task_kwargs)
+    model = build_model(cfg, task, dm.num_features)
+    return dm, task, model
+
+
+def save_plots(cfg: DictConfig, run_dir: Path, model, task, dm, table=None) -> list[str]:
+    """The run's PNGs from the predictions table; never fails a run."""
+    if not cfg.get("save_plots", True):
+        return []
+    try:
+        from astrolab.plots import save_run_plots
+
+        return [p.name for p in save_run_plots(run_dir, model, task, dm, table=table)]
+    except Exception as exc:  # a plotting error must not lose a finished run
+        log.warning("plots skipped: %s: %s", type(exc).__name__, exc)
+        return []
+
+
+def split_predictions(trainer, model, dm, task, split: str = "test"):
+    """The predictions table of one split (``trainer.predict`` → ``predict_step`` → task → writer)."""
+    from astrolab.training.predictions import predictions_table
+
+    if not hasattr(dm, "index_table") or not _has_index_table(dm):
+        return None
+    dm.predict_split = split
+    outputs = trainer.predict(model, datamodule=dm, return_predictions=True)
+    return predictions_table(outputs, dm, task)
+
+
+def _has_index_table(dm) -> bool:
+    from astrolab.data.datamodules.base import AstroDataModule
+
+    return type(dm).index_table is not AstroDataModule.index_table
+
+
+def _write_split_predictions(cfg, run_dir: Path, trainer, model, dm, task):
+    from astrolab.data.io import write_table
+
+    if not cfg.get("save_predictions", True):
+        return None
+    table = split_predictions(trainer, model, dm, task, "test")
+    if table is None and hasattr(dm, "predictions_table"):  # families not yet on the index-table contract
+        table = dm.predictions_table(model, task, "test")
+    if table is not None:
+        write_table(table, run_dir / "predictions_test.csv")
+    return table
+
+
+# -- resume -------------------------------------------------------------------------------------------
+def resolve_resume(ckpt_path: Any, run_dir: Path) -> Path:
+    """``ckpt_path=last`` → ``<run_dir>/checkpoints/last.ckpt``; a path is taken as given."""
+    if str(ckpt_path) == "last":
+        path = run_dir / "checkpoints" / "last.ckpt"
+        if not path.exists():
+            raise CheckpointError(f"no checkpoints/last.ckpt in {run_dir}; name the run to continue with "
+                                  "hydra.run.dir=<its run directory> ckpt_path=last")
+        return path
+    path = Path(str(ckpt_path)).expanduser()
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: '{path}'; pass ckpt_path=last or a .ckpt file of the run")
+    return path
+
+
+def _trim_metrics(csv_path: Path, last_epoch: int) -> None:
+    """Drop rows logged after the checkpoint a run continues from (they are logged again)."""
+    if not csv_path.exists():
+        return
+    with csv_path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or "epoch" not in rows[0]:
+        return
+    i = rows[0].index("epoch")
+    keep = [rows[0]] + [r for r in rows[1:] if r[i] == "" or float(r[i]) <= last_epoch]
+    if len(keep) != len(rows):
+        log.info("metrics.csv: dropped %d rows logged after epoch %d (the checkpoint continued from)",
+                 len(rows) - len(keep), last_epoch)
+        tmp = csv_path.with_name(f".{csv_path.name}.tmp")
+        with tmp.open("w", newline="") as f:
+            csv.writer(f).writerows(keep)
+        tmp.replace(csv_path)
+
+
+def _resume_config(cfg: DictConfig, state: dict[str, Any]) -> DictConfig:
+    """The continued run's own config, with the settings named on this command line applied on top
+    (e.g. a larger ``trainer.max_epochs``)."""
+    saved = OmegaConf.create(state["astrolab"]["config"])
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        given = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    except Exception:  # pragma: no cover - outside Hydra
+        given = []
+    for o in given:
+        key, _, value = o.lstrip("+~").partition("=")
+        if key in ("ckpt_path",) or key.startswith("hydra.") or "." not in key:
+            continue
+        OmegaConf.update(saved, key, OmegaConf.create({"v": value}).v if value else None, force_add=True)
+    saved.ckpt_path = str(cfg.ckpt_path)
+    saved.paths.run_dir = str(cfg.paths.run_dir)
+    return saved
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; the message says what was kept and how to continue."""
+
+
+def _kept_line(run_dir: Path) -> str:
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if last.exists():
+        return (f"interrupted; kept {last} — continue with: astrolab train hydra.run.dir={run_dir} "
+                "ckpt_path=last")
+    return f"interrupted before the first epoch ended; nothing to continue in {run_dir}"
+
+
+# -- commands -----------------------------------------------------------------------------------------
+def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
+    """Fit and test one configuration; returns the summary (also written to summary.json), or
+    ``(summary, model)`` with ``return_model=True`` (the Python API). ``ckpt_path=last`` (or a checkpoint
+    of the run) continues a killed run in its own directory."""
+    import lightning as L
+    import torch
+
+    quiet_lightning()
+    prepare_config(cfg)
+    t_start = time.perf_counter()
+    run_dir = Path(cfg.paths.run_dir)
+    resume_from = None
+    if cfg.get("ckpt_path"):
+        resume_from = resolve_resume(cfg.ckpt_path, run_dir)
+        state = load_checkpoint(resume_from)
+        cfg = _resume_config(cfg, state)
+        log.info("continuing the run in %s from %s (epoch %d)", run_dir, resume_from.name, int(state.get("epoch", 0)))
+        _trim_metrics(run_dir / "metrics.csv", int(state.get("epoch", 0)))
+    run_dir = rundir.acquire(run_dir, allow_results=resume_from is not None)
+    try:
+        choices = _choices(cfg)
+        if resume_from is not None:
+            choices = dict(state["astrolab"].get("choices") or choices)
+        _, _, task_cls = check_compatible(cfg, choices)
+        L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+
+        t0 = time.perf_counter()
+        dm, task, model = build_run(cfg, task_cls, "fit")
+        # initialise exactly as an HPO trial does (astrolab.hpo.recycling), so best_config.yaml reproduces it
+        L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+        model.reset_parameters()
+        t_data = time.perf_counter() - t0
+
+        if resume_from is None:
+            OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+        model.astrolab_meta = checkpoint_meta(cfg, choices, dm, task)
+        trainer = make_trainer(cfg, run_dir, build_callbacks(cfg, model), build_loggers(cfg))
+
+        t0 = time.perf_counter()
+        try:
+            trainer.fit(model, datamodule=dm, ckpt_path=str(resume_from) if resume_from else None)
+        except SystemExit as exc:  # Lightning turns Ctrl-C into sys.exit(1) after its graceful shutdown
+            if getattr(trainer, "interrupted", False):
+                raise RunInterrupted(_kept_line(run_dir)) from exc
+            raise
+        t_fit = time.perf_counter() - t0
+        if getattr(trainer, "interrupted", False):
+            raise RunInterrupted(_kept_line(run_dir))
+
+        ckpt_cb = trainer.checkpoint_callback
+        best = getattr(ckpt_cb, "best_model_path", "") if ckpt_cb is not None else ""
+        if best:
+            model.load_state_dict(load_checkpoint(best)["state_dict"])
+        t0 = time.perf_counter()
+        metrics = _scalar_metrics(trainer.test(model, datamodule=dm, verbose=False))
+        t_test = time.perf_counter() - t0
+        metrics.update(baseline_metrics(dm, task))
+        if not trainer.is_global_zero:
+            return ({}, model) if return_model else {}
+        table = _write_split_predictions(cfg, run_dir, trainer, model, dm, task)
+        plots = save_plots(cfg, run_dir, model, task, dm, table)
+        last = run_dir / "checkpoints" / "last.ckpt"
+        summary = {
+            "command": "train",
+            "model": choices.get("model"), "dataset": choices.get("dataset"), "task": choices.get("task"),
+            "metrics": metrics,
+            "monitor": {"metric": model.monitor, "mode": model.mode,
+                        "best": float(ckpt_cb.best_model_score) if ckpt_cb is not None and
+                        ckpt_cb.best_model_score is not None else None},
+            "best_checkpoint": str(Path(best).resolve()) if best else None,
+            "last_checkpoint": str(last.resolve()) if last.exists() else None,
+            "resumed_from": str(resume_from.resolve()) if resume_from else None,
+            "epochs": int(trainer.current_epoch),
+            "data": dm.describe(),
+            "seconds": {"data": round(t_data, 3), "fit": round(t_fit, 3), "test": round(t_test, 3),
+                        "total": round(time.perf_counter() - t_start, 3)},
+            "run_dir": str(run_dir),
+            "plots": plots,
+            "astrolab_version": __version__,
+            "torch_version": torch.__version__,
+        }
+        write_json(run_dir / "summary.json", summary)
+        report(f"test metrics — model={summary['model']} dataset={summary['dataset']} task={summary['task']}",
+               metrics, run_dir, {"best checkpoint": summary["best_checkpoint"]})
+        return (summary, model) if return_model else summary
+    finally:
+        rundir.release(run_dir)
+
+
+def _restore(cfg: DictConfig, state: dict[str, Any], stage: str, **dm_overrides: Any):
+    """A trained model with the exact preprocessing of its checkpoint, on the data ``cfg`` names."""
+    meta = state["astrolab"]
+    train_cfg = OmegaConf.create(meta["config"])
+    if cfg.get("dataset") is not None:
+        if cfg.dataset.get("path"):
+            train_cfg.dataset.path = str(cfg.dataset.path)
+        if cfg.dataset.get("cache_dir"):
+            train_cfg.dataset.cache_dir = str(cfg.dataset.cache_dir)
+        for k, v in (cfg.dataset.get("columns") or {}).items():
+            if v:
+                OmegaConf.update(train_cfg, f"dataset.columns.{k}", str(v), force_add=True)
+    _, _, task_cls = check_compatible(train_cfg, meta.get("choices"))
+    dm, task, model = build_run(train_cfg, task_cls, stage, fixed_task_kwargs=meta["task_kwargs"],
+                                fixed=meta["preprocessing"], **dm_overrides)
+    try:
+        model.load_state_dict(state["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"the checkpoint does not match its own model config: "
+                              f"{str(exc).splitlines()[0]}") from exc
+    model.astrolab_meta = dict(meta)
+    return train_cfg, dm, task, model
+
+
+def _data_changed(dm, meta: dict[str, Any], given_path: bool) -> str | None:
+    checksum = dm.describe().get("checksum")
+    if not given_path and meta.get("data_checksum") and checksum and checksum != meta["data_checksum"]:
+        log.warning("the training file changed since training (checksum %s… vs %s…): the test split is not "
+                    "the one the model was tested on", str(checksum)[:12], str(meta["data_checksum"])[:12])
+        return "changed since training"
+    return None
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Test a trained model; reproduces the training run's test metrics on its own data. Writes into
+    its own new run directory, never the training run's."""
+    quiet_lightning()
+    prepare_config(cfg)
+    t_start = time.perf_counter()
+    ckpt_path = Path(str(cfg.ckpt_path)).expanduser()
+    state = load_checkpoint(ckpt_path)
+    run_dir = rundir.acquire(Path(cfg.paths.run_dir), what="evaluate")
+    try:
+        meta = state["astrolab"]
+        evaluate_all = bool(cfg.dataset.get("path"))
+        t0 = time.perf_counter()
+        train_cfg, dm, task, model = _restore(cfg, state, "test", evaluate_all=evaluate_all)
+        if evaluate_all and dm.describe().get("checksum") == meta.get("data_checksum"):
+            log.info("dataset.path is the training file: evaluating every labelled row, not only the test split")
+        changed = _data_changed(dm, meta, evaluate_all)
+        t_data = time.perf_counter() - t0
+        trainer = make_trainer(cfg, run_dir, _progress_callbacks(),
+                               [_csv_logger(run_dir)], enable_model_summary=False)
+        t0 = time.perf_counter()
+        metrics = _scalar_metrics(trainer.test(model, datamodule=dm, verbose=False))
+        if not evaluate_all:
+            metrics.update(baseline_metrics(dm, task))
+        t_test = time.perf_counter() - t0
+        table = _write_split_predictions(cfg, run_dir, trainer, model, dm, task)
+        calibration = {}
+        if table is not None and task.kind == "classification":
+            calibration = _calibration(table, task, run_dir, cfg)
+            metrics.update(calibration)
+        OmegaConf.save(train_cfg, run_dir / "config.yaml", resolve=True)
+        plots = save_plots(cfg, run_dir, model, task, dm, table)
+        if calibration and (run_dir / "reliability.png").exists():
+            plots.append("reliability.png")
+        choices = meta.get("choices", {})
+        summary = {
+            "command": "evaluate",
+            "model": choices.get("model"), "dataset": choices.get("dataset"), "task": choices.get("task"),
+            "metrics": metrics,
+            "checkpoint": str(ckpt_path.resolve()),
+            "data": {**dm.describe(), "evaluated": "all labelled rows" if evaluate_all else "test split",
+                     **({"training_file": changed} if changed else {})},
+            "seconds": {"data": round(t_data, 3), "test": round(t_test, 3),
+                        "total": round(time.perf_counter() - t_start, 3)},
+            "run_dir": str(run_dir),
+            "plots": plots,
+            "astrolab_version": __version__,
+        }
+        write_json(run_dir / "summary.json", summary)
+        report(f"evaluation — {ckpt_path.name}", metrics, run_dir)
+        return summary
+    finally:
+        rundir.release(run_dir)
+
+
+def _calibration(table, task, run_dir: Path, cfg: DictConfig) -> dict[str, float]:
+    """Expected calibration error of the test predictions and a reliability diagram."""
+    import numpy as np
+
+    from astrolab.tasks.calibration import expected_calibration_error, reliability_bins
+
+    names = list(task.class_names)
+    cols = [f"prob_{n}" for n in names]
+    if "true" not in table.colnames or any(c not in table.colnames for c in cols):
+        return {}
+    lookup = {n: i for i, n in enumerate(names)}
+    y = np.array([lookup.get(str(t), -1) for t in table["true"]])
+    ok = y >= 0
+    if not ok.any():
+        return {}
+    prob = np.stack([np.asarray(table[c], dtype=np.float64) for c in cols], axis=1)[ok]
+    ece = expected_calibration_error(prob, y[ok])
+    if cfg.get("save_plots", True):
+        try:
+            from astrolab.plots.calibration import reliability_diagram
+
+            reliability_diagram(reliability_bins(prob, y[ok]), ece, run_dir / "reliability.png",
+                                title=f"reliability — test split, N={int(ok.sum())}")
+        except Exception as exc:  # plots never fail a run
+            log.warning("reliability diagram skipped: %s", exc)
+    return {"test/ece": float(ece)}
+
+
+def _progress_callbacks() -> list:
+    from astrolab.utils.instantiate import instantiate
+
+    return [instantiate({"_target_": "lightning.pytorch.callbacks.RichProgressBar"})]
+
+
+def _csv_logger(run_dir: Path):
+    from astrolab.utils.instantiate import instantiate
+
+    return instantiate({"_target_": "lightning.pytorch.loggers.CSVLogger", "save_dir": str(run_dir),
+                        "name": "", "version": ""})
+
+
+def predict_catalog(ckpt_path: str | Path, path: str | Path | None = None, *, columns: dict[str, str] | None = None,
+                    keep: list[str] | None = None, mc_samples: int = 0, cfg: DictConfig | None = None,
+                    trainer_cfg: DictConfig | None = None):
+    """Apply a trained model to a catalog: one row per input row, in input order (see
+    :func:`astrolab.training.predictions.catalog_predictions`). Returns ``(table, info)``."""
+    from astrolab.training.predictions import catalog_predictions, predictions_table
+
+    state = load_checkpoint(ckpt_path)
+    meta = state["astrolab"]
+    req = OmegaConf.create({"dataset": {"path": str(path) if path else None, "columns": dict(columns or {})}})
+    if cfg is not None and cfg.get("dataset") is not None and cfg.dataset.get("cache_dir"):
+        req.dataset.cache_dir = str(cfg.dataset.cache_dir)
+    train_cfg, dm, task, model = _restore(req, state, "predict", predict_all=True)
+    if path is None:
+        log.info("no dataset.path: predicting every row of the training catalog")
+    changed = _data_changed(dm, meta, path is not None)
+    model.mc_samples = int(mc_samples or 0)
+    if not hasattr(dm, "index_table") or not _has_index_table(dm):
+        raise ConfigError(f"predict is not available for dataset={meta.get('choices', {}).get('dataset')} yet; "
+                          "use astrolab evaluate")
+    dm.predict_split = "test"
+    node = trainer_cfg if trainer_cfg is not None else OmegaConf.create({"trainer": {
+        "_target_": "lightning.pytorch.Trainer", "accelerator": "auto", "devices": 1}})
+    trainer = make_trainer(node, None, [], None, enable_model_summary=False, enable_progress_bar=False)
+    t0 = time.perf_counter()
+    outputs = trainer.predict(model, datamodule=dm, return_predictions=True)
+    scored = predictions_table(outputs, dm, task)
+    seconds = time.perf_counter() - t0
+    table = catalog_predictions(scored, dm, keep)
+    info = {"n_rows": len(table), "n_scored": len(scored), "seconds_predict": round(seconds, 3),
+            "rows_per_second": round(len(scored) / max(seconds, 1e-9), 1), "data": dm.describe(),
+            "model": meta.get("choices", {}), **({"training_file": changed} if changed else {})}
+    return table, info
+
+
+def predict(cfg: DictConfig) -> dict[str, Any]:
+    """``astrolab predict ckpt_path=… dataset.path=…``: a catalog with predictions for every input row,
+    written into the command's own run directory."""
+    from astrolab.data.io import write_table
+
+    quiet_lightning()
+    prepare_config(cfg)
+    t_start = time.perf_counter()
+    run_dir = rundir.acquire(Path(cfg.paths.run_dir), what="predict")
+    try:
+        p = cfg.get("predict") or {}
+        keep = list(p.get("keep") or []) or None
+        table, info = predict_catalog(cfg.ckpt_path, cfg.dataset.get("path"),
+                                      columns=dict(cfg.dataset.get("columns") or {}), keep=keep,
+                                      mc_samples=int(p.get("mc_samples") or 0), cfg=cfg, trainer_cfg=cfg)
+        out = run_dir / str(p.get("output") or "predictions.csv")
+        if out.parent != run_dir:
+            raise ConfigError("predict.output= is a file name inside the run directory (predictions.csv, "
+                              ".parquet, .fits or .vot); choose the folder with hydra.run.dir=")
+        write_table(table, out)
+        status = table["status"] if "status" in table.colnames else []
+        n_bad = int(sum(1 for s in status if s != "ok"))
+        summary = {"command": "predict", "checkpoint": str(Path(str(cfg.ckpt_path)).expanduser().resolve()),
+                   "output": str(out), **info, "n_not_scored": n_bad,
+                   "seconds": {"total": round(time.perf_counter() - t_start, 3)}, "run_dir": str(run_dir),
+                   "astrolab_version": __version__}
+        write_json(run_dir / "summary.json", summary)
+        report(f"predictions — {info['n_scored']} of {info['n_rows']} rows scored",
+               {"rows_per_second": info["rows_per_second"]}, run_dir, {"written": out.name})
+        return summary
+    finally:
+        rundir.release(run_dir)
