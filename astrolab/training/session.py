@@ -223,8 +223,9 @@ def resolve_resume(ckpt_path: Any, run_dir: Path) -> Path:
     return path
 
 
-def _trim_metrics(csv_path: Path, last_epoch: int) -> None:
-    """Drop rows logged after the checkpoint a run continues from (they are logged again)."""
+def _trim_metrics(csv_path: Path, last_epoch: int, global_step: int) -> None:
+    """Drop rows logged after the checkpoint a run continues from (they are logged again): rows of later
+    epochs, and epoch-less rows (learning rate) at or after the checkpoint's global step."""
     if not csv_path.exists():
         return
     with csv_path.open(newline="") as f:
@@ -232,7 +233,14 @@ def _trim_metrics(csv_path: Path, last_epoch: int) -> None:
     if not rows or "epoch" not in rows[0]:
         return
     i = rows[0].index("epoch")
-    keep = [rows[0]] + [r for r in rows[1:] if r[i] == "" or float(r[i]) <= last_epoch]
+    j = rows[0].index("step") if "step" in rows[0] else None
+
+    def kept(r: list[str]) -> bool:
+        if r[i] != "":
+            return float(r[i]) <= last_epoch
+        return j is None or r[j] == "" or float(r[j]) < global_step
+
+    keep = [rows[0]] + [r for r in rows[1:] if kept(r)]
     if len(keep) != len(rows):
         log.info("metrics.csv: dropped %d rows logged after epoch %d (the checkpoint continued from)",
                  len(rows) - len(keep), last_epoch)
@@ -292,7 +300,7 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
         state = load_checkpoint(resume_from)
         cfg = _resume_config(cfg, state)
         log.info("continuing the run in %s from %s (epoch %d)", run_dir, resume_from.name, int(state.get("epoch", 0)))
-        _trim_metrics(run_dir / "metrics.csv", int(state.get("epoch", 0)))
+        _trim_metrics(run_dir / "metrics.csv", int(state.get("epoch", 0)), int(state.get("global_step", 0)))
     run_dir = rundir.acquire(run_dir, allow_results=resume_from is not None)
     try:
         choices = _choices(cfg)
@@ -489,7 +497,7 @@ def _progress_callbacks() -> list:
 def _csv_logger(run_dir: Path):
     from astrolab.utils.instantiate import instantiate
 
-    return instantiate({"_target_": "lightning.pytorch.loggers.CSVLogger", "save_dir": str(run_dir),
+    return instantiate({"_target_": "astrolab.training.loggers.CSVLogger", "save_dir": str(run_dir),
                         "name": "", "version": ""})
 
 
