@@ -44,9 +44,16 @@ def predictions_table(outputs, dm, task):
     return table
 
 
+def source_info(dm) -> dict[str, Any]:
+    """What a data module recorded about the file it read (``n_input``, ``file_columns``, ``path``)."""
+    meta = getattr(dm, "meta", None)
+    info = meta.get("info") if isinstance(meta, dict) else None
+    return dict(info or getattr(dm, "info", None) or {})
+
+
 def default_keep(dm) -> list[str]:
     """The survey's id and sky position columns as spelled in the user's file."""
-    info = getattr(dm, "meta", {}).get("info", {}) if hasattr(dm, "meta") else {}
+    info = source_info(dm)
     found = dict(info.get("file_columns") or {})
     keep = [found[c] for c in getattr(dm, "keep_columns", ("source_id", "objid", "ra", "dec")) if c in found]
     return keep
@@ -58,8 +65,12 @@ def catalog_predictions(scored, dm, keep: list[str] | None = None):
     from astropy.table import MaskedColumn, Table
 
     source = dm.source_path() if hasattr(dm, "source_path") else None
-    info = getattr(dm, "meta", {}).get("info", {}) if hasattr(dm, "meta") else {}
+    info = source_info(dm)
     n_input = info.get("n_input")
+    if "split" in scored.colnames:
+        scored.remove_column("split")  # every scored row is in the one prediction split
+    if "true" in scored.colnames and not _any_label(scored["true"]):
+        scored.remove_column("true")  # the catalog has no label column
     if source is None or n_input is None or "row" not in scored.colnames:
         scored["status"] = np.full(len(scored), "ok")
         return scored
@@ -93,3 +104,10 @@ def catalog_predictions(scored, dm, keep: list[str] | None = None):
     if (~hit).any():
         log.info("%d of %d input rows could not be scored (status column says why)", int((~hit).sum()), n)
     return out
+
+
+def _any_label(col) -> bool:
+    values = np.asarray(col)
+    if values.dtype.kind in "US":
+        return bool((values != "").any())
+    return bool(np.isfinite(values.astype(float)).any())

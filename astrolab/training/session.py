@@ -190,9 +190,7 @@ def split_predictions(trainer, model, dm, task, split: str = "test"):
 
 
 def _has_index_table(dm) -> bool:
-    from astrolab.data.datamodules.base import AstroDataModule
-
-    return type(dm).index_table is not AstroDataModule.index_table
+    return bool(getattr(dm, "has_index_table", lambda: False)())
 
 
 def _write_split_predictions(cfg, run_dir: Path, trainer, model, dm, task):

@@ -115,6 +115,10 @@ class AstroDataModule(L.LightningDataModule):
         mask = nodes[f"{split}_mask"]
         return out[mask], nodes, mask
 
+    def has_index_table(self) -> bool:
+        """Whether predictions of this data module go through :meth:`index_table`."""
+        return type(self).index_table is not AstroDataModule.index_table
+
     def index_table(self):
         """One row per predicted object, addressed by the batches' ``index`` key (data modules override)."""
         raise NotImplementedError(f"{type(self).__name__} has no index table")

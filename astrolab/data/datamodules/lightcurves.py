@@ -110,7 +110,8 @@ class LightCurveDataModule(AstroDataModule):
                  forecast: dict[str, Any] | None = None, graph: dict[str, Any] | None = None,
                  batch_size: int = 64, num_workers: int = 0, split: dict[str, Any] | None = None,
                  class_weights: str = "auto", task_kind: str = "classification", cache_dir: str | None = None,
-                 use_cache: bool = True, fixed: dict[str, Any] | None = None, evaluate_all: bool = False) -> None:
+                 use_cache: bool = True, fixed: dict[str, Any] | None = None, evaluate_all: bool = False,
+                 predict_all: bool = False) -> None:
         super().__init__()
         none = (None, "", "null", "None")
         self.path = None if path in none else str(path)
@@ -140,9 +141,10 @@ class LightCurveDataModule(AstroDataModule):
         self.task_kind = task_kind
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self.use_cache = use_cache
-        self.use_fixed(fixed, evaluate_all)
+        self.use_fixed(fixed, evaluate_all, predict_all)
         self.td: TensorDict | None = None
-        if self.path is not None and self.objects_path is None and task_kind == "classification":
+        if self.path is not None and self.objects_path is None and task_kind == "classification" \
+                and not self.predict_all:
             raise ConfigError("classification of your light curves needs the labels: pass the object table "
                               "with dataset.objects=<file> (and dataset.target=<label column>)")
 
@@ -176,7 +178,8 @@ class LightCurveDataModule(AstroDataModule):
                 "period_column": self.period_column, "forecast": self.forecast_cfg
                 if self.task_kind == "forecasting" else None, "split": self.split_cfg,
                 "task_kind": self.task_kind, "class_names": self.fixed.get("class_names"),
-                "bands": self.fixed.get("bands"), "evaluate_all": self.evaluate_all, "version": 1}
+                "bands": self.fixed.get("bands"), "evaluate_all": self.evaluate_all,
+                "predict_all": self.predict_all, "version": 1}
 
     # -- preparation -------------------------------------------------------------------------------
     def _build(self) -> tuple[TensorDict, dict[str, Any]]:
@@ -225,6 +228,8 @@ class LightCurveDataModule(AstroDataModule):
             if "ra" in ob and "dec" in ob:
                 ra = np.where(rows >= 0, ob["ra"][np.clip(rows, 0, None)], np.nan)
                 dec = np.where(rows >= 0, ob["dec"][np.clip(rows, 0, None)], np.nan)
+        elif self.task_kind == "classification" and self.predict_all and self.fixed.get("class_names"):
+            meta["class_names"] = list(self.fixed["class_names"])  # applying a model: no labels needed
         elif self.task_kind == "classification":
             raise ConfigError("classification needs labels: pass dataset.objects=<object table>")
         # bands
@@ -312,7 +317,9 @@ class LightCurveDataModule(AstroDataModule):
         x_ctx = np.stack(feats, 1)
         ctx_counts = np.bincount(ctx_obj, minlength=n_obj)
         # splits
-        if self.evaluate_all:
+        if self.predict_all:
+            masks = {"train": np.zeros(n_obj, bool), "val": np.zeros(n_obj, bool), "test": np.ones(n_obj, bool)}
+        elif self.evaluate_all:
             masks = {"train": np.zeros(n_obj, bool), "val": np.zeros(n_obj, bool), "test": eligible.copy()}
         else:
             strat = y if self.task_kind == "classification" else None
@@ -421,7 +428,7 @@ class LightCurveDataModule(AstroDataModule):
         else:
             self.query_scaler = None
             y = objs["y"]
-            counts = torch.bincount(y[train], minlength=len(self.class_names)).double()
+            counts = torch.bincount(y[train].clamp(min=0), minlength=len(self.class_names)).double()
             weights = counts.sum() / (len(counts) * counts.clamp(min=1))
             self.class_weights = weights.tolist() if self.class_weights_mode == "auto" else None
             self.class_counts = {n: int(c) for n, c in zip(self.class_names, torch.bincount(
@@ -602,8 +609,33 @@ class LightCurveDataModule(AstroDataModule):
                         "period": period})
         return out
 
+    def has_index_table(self) -> bool:
+        """Per-object predictions (classification); forecasts keep their per-epoch table."""
+        return self.task_kind == "classification"
+
+    def index_table(self):
+        """One row per object (``index`` order): ``id`` (exact), sky position and period when known,
+        split, and the label as read (``true``; empty for objects without one)."""
+        from astropy.table import Table
+
+        objs = self.td["objects"]
+        table = Table()
+        table["id"] = objs["id"].numpy().astype(np.int64)
+        for c in ("ra", "dec"):
+            if np.isfinite(objs[c].numpy()).any():
+                table[c] = objs[c].numpy()
+        if self.periodogram:
+            table["period"] = objs["period"].numpy()
+        split = np.full(len(table), "", dtype="<U5")
+        for s in ("train", "val", "test"):
+            split[objs[f"{s}_mask"].numpy()] = s
+        table["split"] = split
+        if self.class_names:
+            self.add_true_column(table, objs["y"])
+        return table
+
     def predictions_table(self, model, task, split: str = "test"):
-        """Per-object class predictions, or per-query magnitude forecasts (ids exact)."""
+        """Per-query magnitude forecasts (ids exact); classification goes through :meth:`index_table`."""
         from astropy.table import Table
 
         model.eval()

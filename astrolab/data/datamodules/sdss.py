@@ -72,7 +72,7 @@ class SDSSDataModule(AstroDataModule):
                  batch_size: int = 512, columns: dict[str, str | None] | None = None,
                  split: dict[str, Any] | None = None, class_weights: str = "auto",
                  task_kind: str = "classification", cache_dir: str | None = None, use_cache: bool = True,
-                 fixed: dict[str, Any] | None = None, evaluate_all: bool = False,
+                 fixed: dict[str, Any] | None = None, evaluate_all: bool = False, predict_all: bool = False,
                  n_stars: int | None = None) -> None:
         super().__init__()
         from astrolab.data.cache import default_cache_dir
@@ -96,7 +96,7 @@ class SDSSDataModule(AstroDataModule):
         self.class_weights_mode = class_weights
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self.use_cache = use_cache
-        self.use_fixed(fixed, evaluate_all)
+        self.use_fixed(fixed, evaluate_all, predict_all)
         self.data: TensorDict | None = None
         if self.target in ("zErr",):
             raise ConfigError("dataset.target=zErr is an error column; use class or z")
@@ -140,7 +140,10 @@ class SDSSDataModule(AstroDataModule):
         t0 = time.perf_counter()
         path = self.source_path()
         catalog = read_catalog(path)
-        if self.target not in catalog:
+        has_target = self.target in catalog
+        if not has_target and self.predict_all:
+            log.info("no label column '%s' in %s: predicting without it", self.target, path.name)
+        elif not has_target:
             raise DataError(f"{path.name} has no target column '{self.target}'; name it with dataset.target= "
                             f"(columns: {', '.join(catalog.names[:20])})")
         mapped = {v for v in self.columns.values()}
@@ -158,10 +161,16 @@ class SDSSDataModule(AstroDataModule):
             if not keep.any():
                 raise DataError(f"no row of class {self.classes} in {path.name}; classes present: "
                                 f"{sorted(set(cls.tolist()))}")
-        raw_target = catalog.column(self.target)[rows][keep]
         feats, ids, rows, coords = table.features[keep], table.ids[keep], rows[keep], table.coordinates[keep]
         n = len(ids)
-        if self.task_kind == "classification":
+        self.has_target = has_target
+        if not has_target:  # applying a model to a catalog without labels
+            self.class_names = self.fixed_class_names
+            y = (torch.full((n,), -1, dtype=torch.long) if self.task_kind == "classification"
+                 else torch.full((n,), float("nan")))
+            eligible = np.zeros(n, bool)
+        elif self.task_kind == "classification":
+            raw_target = catalog.column(self.target)[rows]
             codes, names, eligible = encode_labels(raw_target, self.fixed_class_names, self.target)
             if len(np.unique(codes[eligible])) < 2 and not self.fixed_class_names:
                 raise DataError(f"target '{self.target}' has fewer than two classes; pick another "
@@ -169,13 +178,16 @@ class SDSSDataModule(AstroDataModule):
             self.class_names = names
             y = torch.from_numpy(codes)
         else:
+            raw_target = catalog.column(self.target)[rows]
             if raw_target.dtype.kind not in "fiu":
                 raise DataError(f"target '{self.target}' is not numeric; photo-z needs dataset.target=z")
             vals = raw_target.astype(np.float64)
             eligible = np.isfinite(vals)
             self.class_names = None
             y = torch.from_numpy(np.where(eligible, vals, np.nan)).float()
-        if self.evaluate_all:
+        if self.predict_all:
+            masks = {"train": np.zeros(n, bool), "val": np.zeros(n, bool), "test": np.ones(n, bool)}
+        elif self.evaluate_all:
             masks = {"train": np.zeros(n, bool), "val": np.zeros(n, bool), "test": eligible.copy()}
         else:
             strat = y.numpy() if self.task_kind == "classification" else None
@@ -190,6 +202,7 @@ class SDSSDataModule(AstroDataModule):
             "photometry": TensorDict({"features": torch.from_numpy(x)}, batch_size=[n]),
             "coordinates": torch.from_numpy(coords.astype(np.float32)),
             "y": y, "id": torch.from_numpy(ids), "row": torch.from_numpy(rows.astype(np.int64)),
+            "index": torch.arange(n),
             "has_spectrum": torch.zeros(n, dtype=torch.bool),
         }, batch_size=[n])
         self.spectra_info: dict[str, Any] = {"used": False}
@@ -226,7 +239,7 @@ class SDSSDataModule(AstroDataModule):
                      length, self.spectrum_rebin)
         self.masks = {k: torch.from_numpy(v) for k, v in masks.items()}
         if self.task_kind == "classification":
-            counts = torch.bincount(y[self.masks["train"]], minlength=len(self.class_names)).double()
+            counts = torch.bincount(y[self.masks["train"]].clamp(min=0), minlength=len(self.class_names)).double()
             weights = counts.sum() / (len(counts) * counts.clamp(min=1))
             self.class_weights = weights.tolist() if self.class_weights_mode == "auto" else None
         else:
@@ -262,22 +275,22 @@ class SDSSDataModule(AstroDataModule):
                 "spectra": self.spectra_info, "cache": "none",
                 "split_sizes": {s: int(m.sum()) for s, m in self.masks.items()}}
 
-    def predictions_table(self, model, task, split: str = "test"):
+    def index_table(self):
+        """One row per object (``index`` order): ``id`` (objid, exact), ``row`` in the file, spectrum flag,
+        split and the label or value as read (``true``)."""
         from astropy.table import Table
 
-        td = self.split(split)
-        model.eval()
-        outs = []
-        with torch.no_grad():
-            for lo in range(0, td.batch_size[0], 1024):
-                outs.append(model(td[lo:lo + 1024].to(model.device)).cpu())
-        out = torch.cat(outs) if outs else torch.zeros(0)
-        pred = task.predict(out)
+        td = self.data
         table = Table()
-        table["objid"] = td["id"].numpy().astype(np.int64)
+        table["id"] = td["id"].numpy().astype(np.int64)
         table["row"] = td["row"].numpy()
         table["has_spectrum"] = td["has_spectrum"].numpy()
-        self.add_prediction_columns(table, task, td["y"], pred)
+        split = np.full(len(table), "", dtype="<U5")
+        for s, m in self.masks.items():
+            split[m.numpy()] = s
+        table["split"] = split
+        if getattr(self, "has_target", True):
+            self.add_true_column(table, td["y"])
         return table
 
     # -- loaders -----------------------------------------------------------------------------------
