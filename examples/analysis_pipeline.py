@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from astrolab.data.synthetic.gaia_clusters import generate_gaia_catalog
-from astrolab.models import create_analysis_pipeline
+from astrolab.training import create_analysis_pipeline
 
 
 def main(workdir: str | None = None, n_stars: int = 2500, max_epochs: int = 20):

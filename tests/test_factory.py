@@ -145,7 +145,7 @@ def test_mixin_names_exist():
 
 
 def test_analysis_pipeline_rejects_unknown_survey():
-    from astrolab.models import create_analysis_pipeline
+    from astrolab.training import create_analysis_pipeline
 
     with pytest.raises(ConfigError, match="unknown survey 'hipparcos'"):
         create_analysis_pipeline("hipparcos")

@@ -162,10 +162,8 @@ def write_outputs(runner: Any, trials: list[Any], seconds: float):
 
 def test_best(runner: Any, best: Any) -> tuple[Any, dict[str, float]]:
     """Rebuild the best trial's model from its checkpoint and test it on the shared data."""
-    import lightning as L
-
     from astrolab.training.build import build_model, build_task, check_compatible
-    from astrolab.training.run import _quiet_lightning, _scalar_metrics, load_checkpoint
+    from astrolab.training.session import _quiet_lightning, _scalar_metrics, load_checkpoint, make_trainer
 
     _quiet_lightning()
     cfg = runner.trial_config(dict(best.params), runner.sweep_dir / "best_test")
@@ -176,9 +174,8 @@ def test_best(runner: Any, best: Any) -> tuple[Any, dict[str, float]]:
     state = load_checkpoint(runner.sweep_dir / "best.ckpt")
     model.load_state_dict(state["state_dict"])
     model.astrolab_meta = state["astrolab"]
-    trainer = L.Trainer(accelerator=cfg.trainer.get("accelerator", "auto"), devices=1, logger=False,
-                        enable_progress_bar=False, enable_model_summary=False,
-                        default_root_dir=str(runner.sweep_dir / "best_test"))
+    trainer = make_trainer(None, runner.sweep_dir / "best_test", accelerator=cfg.trainer.get("accelerator", "auto"),
+                           devices=1, enable_progress_bar=False, enable_model_summary=False)
     return model, _scalar_metrics(trainer.test(model, datamodule=dm, verbose=False))
 
 

@@ -323,16 +323,8 @@ class NativeRunner:
         """Train one config on the shared data; ``(monitored value, model, info)``."""
         from lightning.pytorch.callbacks import ProgressBar
 
-        from astrolab import __version__
-        from astrolab.training.build import (
-            build_callbacks,
-            build_loggers,
-            build_task,
-            build_trainer,
-            check_compatible,
-            prepare_config,
-        )
-        from astrolab.training.run import CHECKPOINT_FORMAT, _quiet_lightning, saved_task_kwargs
+        from astrolab.training.build import build_callbacks, build_loggers, build_task, check_compatible, prepare_config
+        from astrolab.training.session import _quiet_lightning, checkpoint_meta, make_trainer
 
         _quiet_lightning()
         prepare_config(cfg)
@@ -342,21 +334,18 @@ class NativeRunner:
         key, dm = self.data.get(cfg, task_cls)
         task = build_task(cfg, dm)
         model, recycled = self.pool.get(cfg, task, dm.num_features, key, int(cfg.seed))
-        model.astrolab_meta = {
-            "format": CHECKPOINT_FORMAT, "version": __version__,
-            "config": OmegaConf.to_container(cfg, resolve=True),
-            "choices": {"model": str(cfg.model._target_).rsplit(".", 1)[-1]},
-            "preprocessing": dm.preprocessing(), "task_kwargs": saved_task_kwargs(dm, model.task),
-            "data_checksum": dm.describe().get("checksum"),
-        }
+        model.astrolab_meta = checkpoint_meta(cfg, {"model": str(cfg.model._target_).rsplit(".", 1)[-1]}, dm,
+                                              model.task)
         monitor = str(self.hpo.get("metric") or model.monitor) if self.cfg is not None else model.monitor
-        callbacks = [cb for cb in build_callbacks(cfg, model) if not isinstance(cb, ProgressBar)]
+        # a trial keeps its best checkpoint only (no per-epoch last.ckpt: trials are not continued)
+        callbacks = [cb for cb in build_callbacks(cfg, model) if not isinstance(cb, ProgressBar)
+                     and getattr(cb, "filename", None) != "last"]
         if trial is not None:
             from astrolab.hpo.pruning import pruning_callback
 
             callbacks.append(pruning_callback(trial, monitor))
-        trainer = build_trainer(cfg, callbacks, build_loggers(cfg), default_root_dir=str(run_dir),
-                                enable_progress_bar=False, enable_model_summary=False)
+        trainer = make_trainer(cfg, run_dir, callbacks, build_loggers(cfg), enable_progress_bar=False,
+                               enable_model_summary=False)
         info = {"recycled": recycled, "model_id": id(model), "run_dir": str(run_dir)}
         self.last_info = info
         try:

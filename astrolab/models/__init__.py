@@ -24,8 +24,6 @@ _LAZY: dict[str, str] = {
     # factories
     "create_model": "astrolab.models.factory",
     "create_model_for_task": "astrolab.models.factory",
-    "create_analysis_pipeline": "astrolab.models.factory",
-    "AnalysisPipeline": "astrolab.models.factory",
     "create_tensordict_model": "astrolab.models.multimodal",
     "create_multimodal_model": "astrolab.models.multimodal",
     "create_survey_specific_model": "astrolab.models.multimodal",

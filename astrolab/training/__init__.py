@@ -1,6 +1,8 @@
-"""The runs: ``train`` and ``evaluate`` (compose config → build data, model, trainer → fit/test → write
-outputs), and the design's Python API."""
+"""The runs: one run session (:mod:`astrolab.training.session`) behind ``train``, ``evaluate``, ``predict``,
+every HPO trial and the design's Python API (``train_model``, ``run_hpo``, ``predict``,
+``create_analysis_pipeline``)."""
 
-from astrolab.training.api import run_hpo, train_model
+from astrolab.training.api import predict, run_hpo, train_model
+from astrolab.training.pipeline import AnalysisPipeline, create_analysis_pipeline
 
-__all__ = ["run_hpo", "train_model"]
+__all__ = ["AnalysisPipeline", "create_analysis_pipeline", "predict", "run_hpo", "train_model"]

@@ -1,10 +1,13 @@
-"""The design's Python API: ``train_model(config)`` and ``run_hpo(config, n_trials=100)``.
+"""The design's Python API: ``train_model(config)``, ``run_hpo(config, n_trials=100)`` and
+``predict(ckpt_path, path)``.
 
 Both accept a dict in the design's keys (``model_type``, ``dataset``, ``task``, ``batch_size``,
 ``max_epochs``, ``learning_rate``, ``hidden_dim``, ``num_layers``, ``dropout``, ``seed``, ...; any other
 key written as a config path such as ``"trainer.precision": "bf16-mixed"`` is passed as an override) or a
 composed ``DictConfig``. They compose the same configs as the CLI, so ``train_model({"model_type": "gat"})``
-is ``astrolab train model=gat``.
+is ``astrolab train model=gat``. ``model_type`` takes the design's family names too (``node``, ``graph``,
+``temporal``, ``point``, ``cosmic_web``, ``multimodal``); a family that cannot read the dataset stops with one
+line naming the datasets it reads.
 """
 
 from __future__ import annotations
@@ -52,6 +55,10 @@ def config_overrides(config: Mapping[str, Any], command: str = "train") -> list[
             if value is not None:
                 out.append(f"++dataset.batch_size={_value(value)}")
             continue
+        if key in ("model_type", "model") and value is not None:
+            from astrolab.training.pipeline import model_choice
+
+            value = model_choice(str(value))
         path = DESIGN_KEYS.get(key, key if "." in key else None)
         if path is None:
             raise ConfigError(f"unknown key '{key}' in the config dict; use one of "
@@ -60,6 +67,17 @@ def config_overrides(config: Mapping[str, Any], command: str = "train") -> list[
             continue
         out.append(f"{path}={_value(value)}")
     return out
+
+
+def predict(ckpt_path: str | Path, path: str | Path | None = None, *, columns: dict[str, str] | None = None,
+            keep: list[str] | None = None, mc_samples: int = 0):
+    """Apply a trained model (``ckpt_path``) to a catalog file: the same table ``astrolab predict`` writes
+    (one row per input row, in input order, with ``status``), as an astropy ``Table``."""
+    from astrolab.training.session import predict_catalog, quiet_lightning
+
+    quiet_lightning()
+    table, _ = predict_catalog(ckpt_path, path, columns=columns, keep=keep, mc_samples=mc_samples)
+    return table
 
 
 def _run_dir(kind: str) -> Path:
@@ -103,7 +121,10 @@ def _hpo_choice(config: Mapping[str, Any]) -> str | None:
     model = config.get("model_type", config.get("model"))
     if model is None:
         return None
-    return str(model) if str(model) in group_choices("hpo") else "auto"
+    from astrolab.training.pipeline import model_choice
+
+    model = model_choice(str(model))
+    return model if model in group_choices("hpo") else "auto"
 
 
 def run_hpo(config: Mapping[str, Any] | DictConfig, n_trials: int = 100, **kwargs: Any) -> dict[str, Any]:

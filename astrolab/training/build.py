@@ -110,11 +110,10 @@ def build_loggers(cfg: DictConfig) -> list:
 
 
 def build_trainer(cfg: DictConfig, callbacks: list, loggers: list, **overrides: Any):
-    if cfg.trainer.get("precision") == "auto":  # mixed-precision default of the device
-        from astrolab.models.components.mixins import default_precision
+    """The run's Trainer (kept name; the one constructor is :func:`astrolab.training.session.make_trainer`)."""
+    from astrolab.training.session import make_trainer
 
-        overrides.setdefault("precision", default_precision(cfg.trainer.get("accelerator")))
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **overrides)
+    return make_trainer(cfg, overrides.pop("default_root_dir", None), callbacks, loggers, **overrides)
 
 
 def prepare_config(cfg: DictConfig) -> None:
