@@ -377,6 +377,9 @@ def _restore(cfg: DictConfig, state: dict[str, Any], stage: str, **dm_overrides:
     if cfg.get("dataset") is not None:
         if cfg.dataset.get("path"):
             train_cfg.dataset.path = str(cfg.dataset.path)
+            if "objects" in train_cfg.dataset:  # a new light-curve file comes with its own object table, or none
+                objects = cfg.dataset.get("objects")
+                train_cfg.dataset.objects = str(objects) if objects else None
         if cfg.dataset.get("cache_dir"):
             train_cfg.dataset.cache_dir = str(cfg.dataset.cache_dir)
         for k, v in (cfg.dataset.get("columns") or {}).items():

@@ -71,6 +71,7 @@ def collate_graphs(graphs: list[dict[str, Any]]) -> TensorDict:
     edges = TensorDict({"index": index}, batch_size=[len(index)])
     meta = TensorDict({"y": torch.stack([g["y"] for g in graphs]),
                        "group": torch.tensor([g["group"] for g in graphs], dtype=torch.int64),
+                       "index": torch.tensor([g.get("index", -1) for g in graphs], dtype=torch.int64),
                        "num_nodes": torch.tensor(sizes, dtype=torch.int64)}, batch_size=[len(graphs)])
     return TensorDict({"nodes": nodes, "edges": edges, "graphs": meta}, batch_size=[])
 
@@ -290,8 +291,9 @@ class StarGroupsDataModule(AstroDataModule):
         train = [g for g in graphs if g["split"] == "train"]
         self.scaler = self.fit_scaler(np.concatenate([g["x_raw"] for g in (train or graphs)]), self.feature_names)
         mean, std = np.array(self.scaler["mean"]), np.array(self.scaler["std"])
-        for g in graphs:
+        for i, g in enumerate(graphs):
             g["x"] = torch.from_numpy((g.pop("x_raw") - mean) / std).float()
+            g["index"] = i  # row of index_table()
         self.graphs = graphs
         self.by_split = {s: [g for g in graphs if g["split"] == s] for s in SPLITS}
         y_train = self.targets("train")
@@ -339,29 +341,16 @@ class StarGroupsDataModule(AstroDataModule):
                 "classes": self.class_names, "source": self.info["path"], "checksum": self.info["checksum"],
                 "split_sizes": {s: len(self.by_split[s]) for s in SPLITS}}
 
-    def predictions_table(self, model, task, split: str = "test"):
-        """One row per group of ``split``: the group id (as in the file), true and predicted values."""
+    def index_table(self):
+        """One row per group (``index`` order): the group id as in the file, its number of stars, split
+        and the target as read (``true``)."""
         from astropy.table import Table
 
-        model.eval()
-        outs = []
-        with torch.no_grad():
-            for batch in self._loader(split, shuffle=False):
-                outs.append(model(batch.to(model.device)).cpu())
-        if not outs:
-            return None
-        out = torch.cat(outs)
-        graphs = self.by_split[split]
         table = Table()
-        table[self.group] = self.group_values[[g["group"] for g in graphs]]
-        table["n_stars"] = np.array([int(g["x"].shape[0]) for g in graphs], dtype=np.int64)
-        y = torch.stack([g["y"] for g in graphs])
-        pred = task.predict(out)
-        if task.kind in ("classification", "regression"):
-            self.add_prediction_columns(table, task, y, pred)
-        else:
-            table["true"] = y.numpy()
-            table["anomaly_score"] = pred["score"].numpy()
+        table[self.group] = self.group_values[[g["group"] for g in self.graphs]]
+        table["n_stars"] = np.array([int(g["x"].shape[0]) for g in self.graphs], dtype=np.int64)
+        table["split"] = np.array([g["split"] for g in self.graphs])
+        self.add_true_column(table, torch.stack([g["y"] for g in self.graphs]))
         return table
 
     # -- loaders -----------------------------------------------------------------------------------
