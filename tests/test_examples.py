@@ -69,8 +69,11 @@ def test_analysis_pipeline_predicts_for_a_new_catalog_file(tmp_path):
     written = Table.read(tmp_path / "new_field_predictions.ecsv")
     catalog = read_catalog(tmp_path / "new_field.fits")
     ids = np.asarray(catalog.column("source_id"), dtype=np.int64)
-    assert written["id"].dtype == np.int64 and len(written) == len(table) > 0
-    assert set(written["id"]) <= set(ids.tolist())  # exact 64-bit ids of the new file's stars
+    assert len(written) == len(table) == len(ids) > 0  # one row per input row, in input order
+    assert np.array_equal(np.asarray(written["source_id"], dtype=np.int64), ids)  # exact 64-bit ids
+    ok = np.asarray(written["status"]) == "ok"
+    assert ok.any() and all(str(s).startswith("not scored") for s in np.asarray(written["status"])[~ok])
+    written = written[ok]
     assert set(written["predicted"]) <= {c[len("prob_"):] for c in written.colnames if c.startswith("prob_")}
-    probs = np.stack([written[c] for c in written.colnames if c.startswith("prob_")], 1)
+    probs = np.stack([np.asarray(written[c], dtype=float) for c in written.colnames if c.startswith("prob_")], 1)
     np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-4)

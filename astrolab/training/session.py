@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from astrolab import __version__
@@ -268,6 +269,18 @@ def _resume_config(cfg: DictConfig, state: dict[str, Any]) -> DictConfig:
     return saved
 
 
+class _FirstEpochTimer(Callback):
+    """Seconds from the start of the command to the end of the first training epoch (data preparation,
+    model build and Lightning start-up included): ``summary.json`` ``seconds.to_first_epoch``."""
+
+    def __init__(self, t_start: float) -> None:
+        self.t_start, self.seconds = t_start, None
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if self.seconds is None:
+            self.seconds = round(time.perf_counter() - self.t_start, 3)
+
+
 class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C during a run; the message says what was kept and how to continue."""
 
@@ -317,7 +330,8 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
         if resume_from is None:
             OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
         model.astrolab_meta = checkpoint_meta(cfg, choices, dm, task)
-        trainer = make_trainer(cfg, run_dir, build_callbacks(cfg, model), build_loggers(cfg))
+        first_epoch = _FirstEpochTimer(t_start)
+        trainer = make_trainer(cfg, run_dir, [*build_callbacks(cfg, model), first_epoch], build_loggers(cfg))
 
         t0 = time.perf_counter()
         try:
@@ -356,6 +370,7 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
             "epochs": int(trainer.current_epoch),
             "data": dm.describe(),
             "seconds": {"data": round(t_data, 3), "fit": round(t_fit, 3), "test": round(t_test, 3),
+                        "to_first_epoch": first_epoch.seconds,
                         "total": round(time.perf_counter() - t_start, 3)},
             "run_dir": str(run_dir),
             "plots": plots,
