@@ -1,0 +1,167 @@
+"""Catalogs as they come: known column spellings without mapping, optional features, a kept split column,
+duplicates, probability labels and the checkpoint's feature list (fixtures generated in each spelling)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from astrolab.data.datamodules import GaiaDataModule, SDSSDataModule
+from astrolab.data.io import read_catalog, write_table
+from astrolab.data.surveys.gaia import FEATURES, apply_gaia_schema
+from astrolab.errors import MissingColumnError
+from tests.data_fixtures import GAIA_SPELLINGS, gaia_table, sdss_shorthand_table
+
+
+def _gaia_dm(path, tmp_path, **kw):
+    kw.setdefault("graph", {"k": 8})
+    return GaiaDataModule(path=str(path), target=kw.pop("target", "member"), cache_dir=str(tmp_path / "cache"),
+                          **kw)
+
+
+@pytest.mark.parametrize("spelling,suffix", [("gaia_dr3", ".fits"), ("gaia_archive_upper", ".csv"),
+                                             ("vizier", ".vot"), ("vizier", ".csv")])
+def test_gaia_spellings_need_no_mapping(tmp_path, caplog, spelling, suffix):
+    path = write_table(gaia_table(spelling=spelling), tmp_path / f"{spelling}{suffix}")
+    with caplog.at_level(logging.INFO):
+        dm = _gaia_dm(path, tmp_path)
+        dm.setup()
+    assert dm.feature_names == list(FEATURES)
+    used = dm.describe()["file_columns"]
+    for canonical, col in GAIA_SPELLINGS[spelling].items():
+        assert used[canonical] == col
+    if spelling == "vizier":
+        assert "recognised VizieR/CDS column spellings" in caplog.text
+    assert int(dm.graph["nodes", "id"].min()) > 2**53  # ids exact whatever the spelling
+
+
+def test_gaia_without_bp_rp_trains_on_astrometry_and_logs_the_dropped_colour(tmp_path, caplog):
+    path = write_table(gaia_table(bp_rp=False, spelling="vizier"), tmp_path / "dr2_members.csv")
+    with caplog.at_level(logging.WARNING):
+        dm = _gaia_dm(path, tmp_path)
+        dm.setup()
+    assert "bp_rp" not in dm.feature_names and "abs_g_mag" in dm.feature_names
+    assert dm.describe()["features"] == dm.feature_names and dm.num_features == len(FEATURES) - 1
+    assert [r.message for r in caplog.records if "left out" in r.message][0].startswith("features bp_rp left out")
+    # only the astrometry is required
+    t = gaia_table(bp_rp=False, g_mag=False)
+    del t["parallax_error"], t["ruwe"], t["source_id"]
+    table = apply_gaia_schema(read_catalog(write_table(t, tmp_path / "astrometry_only.ecsv")))
+    assert table.feature_names == ["x_pc", "y_pc", "z_pc", "v_ra_kms", "v_dec_kms"]
+
+
+def test_checkpoint_feature_list_is_what_evaluation_requires(tmp_path):
+    full = write_table(gaia_table(), tmp_path / "full.csv")
+    no_colour = write_table(gaia_table(bp_rp=False, seed=1), tmp_path / "no_colour.csv")
+    dm = _gaia_dm(no_colour, tmp_path)
+    dm.setup()
+    pre = dm.preprocessing()
+    # a file with more columns gives exactly the trained features
+    ev = _gaia_dm(full, tmp_path, fixed=pre, evaluate_all=True)
+    ev.setup()
+    assert ev.feature_names == pre["feature_names"] and "bp_rp" not in ev.feature_names
+    # a file lacking an input of a trained feature is refused, naming it
+    dm_full = _gaia_dm(full, tmp_path)
+    dm_full.setup()
+    t = gaia_table(g_mag=False, seed=2)
+    no_g = write_table(t, tmp_path / "no_g.csv")
+    with pytest.raises(MissingColumnError, match="phot_g_mean_mag"):
+        _gaia_dm(no_g, tmp_path, fixed=dm_full.preprocessing(), evaluate_all=True).setup()
+
+
+def test_label_is_only_what_target_names(tmp_path):
+    t = gaia_table(spelling="vizier")
+    path = write_table(t, tmp_path / "v.csv")
+    # the recognised colour column used as the label is never an input: the colour then comes from nowhere
+    dm = _gaia_dm(path, tmp_path, target="RUWE", task_kind="regression")
+    dm.setup()
+    assert dm.describe()["file_columns"].get("ruwe") is None
+
+
+def test_sdss_shorthand_export_classifies_and_does_photo_z_without_mapping(tmp_path, caplog):
+    path = write_table(sdss_shorthand_table(), tmp_path / "Skyserver_SQL.csv")
+    with caplog.at_level(logging.INFO):
+        dm = SDSSDataModule(path=str(path), spectra=False)
+        dm.setup()
+    assert "recognised SkyServer shorthand column spellings: u→modelMag_u" in caplog.text
+    assert dm.class_names == ["GALAXY", "QSO", "STAR"]
+    assert dm.feature_names[:5] == [f"modelMag_{b}" for b in "ugriz"] and "i-z" in dm.feature_names
+    assert not any("psf" in f for f in dm.feature_names)
+    pz = SDSSDataModule(path=str(path), spectra=False, task_kind="regression", target="redshift")
+    pz.setup()
+    assert pz.feature_names == dm.feature_names  # the z magnitude is an input, redshift the target
+    assert float(pz.targets("train").max()) > 1.0
+    default = SDSSDataModule(path=str(path), spectra=False, task_kind="regression")
+    default.setup()
+    assert default.target == "redshift"
+    # the z magnitude may even be mapped explicitly: z is not a reserved label name
+    mapped = SDSSDataModule(path=str(path), spectra=False, columns={"modelMag_z": "z"})
+    mapped.setup()
+    assert mapped.describe()["file_columns"]["modelMag_z"] == "z"
+
+
+def test_split_column_is_kept(tmp_path):
+    t = gaia_table(n=200, seed=4)
+    rng = np.random.default_rng(0)
+    t["split"] = np.where(rng.random(len(t)) < 0.25, "test", "train")
+    path = write_table(t, tmp_path / "given.csv")
+    dm = _gaia_dm(path, tmp_path, split={"column": "split", "val": 0.2, "seed": 1})
+    dm.setup()
+    nodes = dm.graph["nodes"]
+    marked = set(np.asarray(t["source_id"])[np.asarray(t["split"]) == "test"].tolist())
+    assert set(nodes["id"][nodes["test_mask"]].tolist()) == marked
+    n_train_given = int((np.asarray(t["split"]) == "train").sum())
+    assert int(nodes["val_mask"].sum()) == pytest.approx(0.2 * n_train_given, abs=2)
+    assert not (nodes["val_mask"] & nodes["train_mask"]).any()
+    assert "split" not in dm.feature_names
+    # SDSS keeps a given split too (train/val/test all given)
+    s = sdss_shorthand_table(n=300)
+    s["set"] = np.array(["train", "val", "test"])[np.arange(300) % 3]
+    sdm = SDSSDataModule(path=str(write_table(s, tmp_path / "sdss_split.csv")), spectra=False,
+                         split={"column": "set"})
+    sdm.setup()
+    assert set(sdm.split("test")["id"].tolist()) == set(np.asarray(s["objid"])[np.asarray(s["set"]) == "test"].tolist())
+
+
+def test_duplicated_ids_are_counted_and_never_straddle_splits(tmp_path, caplog):
+    t = gaia_table(n=150, seed=5)
+    from astropy.table import vstack
+
+    twins = vstack([t, t[:30]])  # 30 stars listed in two fields
+    path = write_table(twins, tmp_path / "twins.csv")
+    with caplog.at_level(logging.WARNING):
+        first = _gaia_dm(path, tmp_path)
+        first.setup()
+    assert "30 rows repeat the id of an earlier row" in caplog.text
+    assert int(first.graph["nodes"].batch_size[0]) == 150
+    assert first.describe()["n_duplicate_rows"] == 30
+    keep = _gaia_dm(path, tmp_path, duplicates="keep")
+    keep.setup()
+    nodes = keep.graph["nodes"]
+    assert int(nodes.batch_size[0]) == 180
+    ids = nodes["id"].numpy()
+    for s in ("train", "val", "test"):
+        others = [o for o in ("train", "val", "test") if o != s]
+        in_s = set(ids[nodes[f"{s}_mask"].numpy()])
+        for o in others:
+            assert not in_s & set(ids[nodes[f"{o}_mask"].numpy()])
+    drop = _gaia_dm(path, tmp_path, duplicates="drop")
+    drop.setup()
+    assert int(drop.graph["nodes"].batch_size[0]) == 120
+
+
+def test_probability_labels_with_an_ignore_band(tmp_path):
+    t = gaia_table(n=200, seed=6)
+    path = write_table(t, tmp_path / "prob.csv")
+    dm = _gaia_dm(path, tmp_path, target="prob", target_threshold=0.5, target_ignore=[0.35, 0.65])
+    dm.setup()
+    nodes = dm.graph["nodes"]
+    p = np.asarray(t["prob"])
+    band = (p > 0.35) & (p < 0.65)
+    assert dm.class_names == ["0", "1"]
+    used = (nodes["train_mask"] | nodes["val_mask"] | nodes["test_mask"]).numpy()
+    assert not used[band].any() and used[~band].all()
+    assert dm.describe()["n_ignore_band"] == int(band.sum())
+    assert (nodes["y"].numpy()[~band] == (p[~band] >= 0.5)).all()
