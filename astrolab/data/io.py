@@ -150,8 +150,8 @@ def _check_delimiter(path: Path, header: list[str]) -> None:
     for delim, name in _OTHER_DELIMITERS.items():
         if delim in header[0].strip():
             fix = ("rename it to .tsv" if delim == "\t" else
-                   "save it comma-separated (e.g. astropy: Table.read(f, format='ascii', "
-                   f"delimiter='{delim}').write('{path.stem}_comma.csv'))")
+                   f"save it comma-separated, e.g. python -c \"from astropy.table import Table; Table.read("
+                   f"'{path.name}', format='ascii.csv', delimiter='{delim}').write('{path.stem}_comma.csv')\"")
             raise EmptyCatalogError(f"'{path.name}' is separated by {name}, not commas: {fix} and pass "
                                     "that file as dataset.path=")
 
@@ -160,12 +160,17 @@ def _check_fits(path: Path) -> None:
     """A FITS file shorter than its headers announce (an interrupted download) is refused."""
     from astropy.io import fits
 
+    import warnings
+
     try:
-        with fits.open(path, memmap=False, lazy_load_hdus=False) as hdus:
-            expected = max(h._data_offset + h._data_size for h in hdus)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with fits.open(path, memmap=False, lazy_load_hdus=False) as hdus:
+                expected = max(h._data_offset + h._data_size for h in hdus)
     except Exception as exc:  # noqa: BLE001 - astropy raises many types for damaged files
-        raise EmptyCatalogError(f"'{path.name}' is not a readable FITS file ({str(exc).splitlines()[0]}); "
-                                "it may be truncated: download it again") from exc
+        first = (str(exc).splitlines() or [type(exc).__name__])[0].split(". ")[0]
+        raise EmptyCatalogError(f"'{path.name}' is not a readable FITS file ({first}); it may be truncated or "
+                                "not FITS: download it again") from exc
     size = path.stat().st_size
     if size < expected:
         raise EmptyCatalogError(f"'{path.name}' is truncated: {size} of {expected} bytes its FITS headers "

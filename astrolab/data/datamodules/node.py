@@ -200,6 +200,11 @@ class NodeGraphDataModule(AstroDataModule):
         """``dataset.duplicates`` on ids (or whole feature rows when the file has no id column)."""
         has_ids = table.info.get("id_column", "source_id") is not None
         keys = table.ids if has_ids else table.features
+        if has_ids and len(table.ids) > 1 and (table.ids == table.ids[0]).all():
+            col = table.info.get("id_column")
+            raise DataCheckError(f"id column '{col}' holds the same value ({table.ids[0]}) in all {len(table.ids)} "
+                                 "rows; map the real id with dataset.columns.source_id=<column> (or remove the "
+                                 "column: rows are then keyed by number)")
         keep, groups = duplicate_policy(keys, self.duplicates, "id" if has_ids else "row")
         self._groups = groups[keep]
         table.info["n_duplicate_rows"] = int(len(keep) - len(np.unique(groups)))
