@@ -40,17 +40,7 @@ def split_masks(n: int, labels: np.ndarray | None = None, val: float = 0.15, tes
         ConfigError: fractions outside (0, 1) or summing to 1 or more.
         DataCheckError: too few rows for the splits, or a class too small to appear in every split.
     """
-    try:
-        val, test = float(val), float(test)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"dataset.split.val={val} / dataset.split.test={test} must be numbers, e.g. 0.15") from exc
-    for key, v in (("val", val), ("test", test)):
-        if not 0 < v < 1:
-            raise ConfigError(f"dataset.split.{key}={v} must be a fraction in (0, 1), e.g. "
-                              f"dataset.split.{key}=0.15 (every split needs rows)")
-    if val + test >= 1:
-        raise ConfigError(f"dataset.split.val={val} + dataset.split.test={test} leave no training rows; "
-                          "keep their sum below 1 (e.g. 0.15 each)")
+    val, test = check_fractions(val, test, allow_zero=True)
     rng = np.random.default_rng(seed)
     idx_all = np.arange(n) if eligible is None else np.flatnonzero(eligible)
     need = _min_rows(val, test)
@@ -74,17 +64,34 @@ def split_masks(n: int, labels: np.ndarray | None = None, val: float = 0.15, tes
     masks = {s: np.zeros(n, dtype=bool) for s in SPLITS}
     for idx in groups:
         idx = rng.permutation(idx)
-        n_test = max(int(round(test * len(idx))), 1)
-        n_val = max(int(round(val * len(idx))), 1)
+        n_test = max(int(round(test * len(idx))), int(test > 0))
+        n_val = max(int(round(val * len(idx))), int(val > 0))
         masks["test"][idx[:n_test]] = True
         masks["val"][idx[n_test:n_test + n_val]] = True
         masks["train"][idx[n_test + n_val:]] = True
     return masks
 
 
+def check_fractions(val, test, allow_zero: bool = False) -> tuple[float, float]:
+    """``dataset.split.val`` / ``dataset.split.test`` as floats in [0, 1) (``(0, 1)`` unless ``allow_zero``)
+    summing below 1, else one line naming the key."""
+    try:
+        val, test = float(val), float(test)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"dataset.split.val={val} / dataset.split.test={test} must be numbers, e.g. 0.15") from exc
+    for key, v in (("val", val), ("test", test)):
+        if not (0 <= v < 1 if allow_zero else 0 < v < 1):
+            raise ConfigError(f"dataset.split.{key}={v:g} must be a fraction in (0, 1), e.g. "
+                              f"dataset.split.{key}=0.15 (training monitors val, the metrics come from test)")
+    if val + test >= 1:
+        raise ConfigError(f"dataset.split.val={val:g} + dataset.split.test={test:g} leave no training rows; "
+                          "keep their sum below 1 (e.g. 0.15 each)")
+    return val, test
+
+
 def _min_rows(val: float, test: float) -> int:
-    """Smallest group with at least one row in each split (val/test round up to one row)."""
-    return 3
+    """Smallest group with at least one row in each split asked for (val/test round up to one row)."""
+    return 1 + (val > 0) + (test > 0)
 
 
 def given_split(values: np.ndarray, column: str, labels: np.ndarray | None = None, val: float = 0.15,
@@ -108,10 +115,8 @@ def given_split(values: np.ndarray, column: str, labels: np.ndarray | None = Non
         raise DataCheckError(f"split column '{column}' must mark some usable rows train and some test "
                              f"(found {', '.join(f'{s}: {int(m.sum())}' for s, m in masks.items())})")
     if not masks["val"].any():
-        inner = split_masks(n, labels, val=val, test=min(val, 0.5), seed=seed, eligible=masks["train"],
-                            class_names=class_names) if _can_carve(masks["train"], labels) else None
-        if inner is None:
-            raise DataCheckError(f"split column '{column}' has no val rows and too few train rows to carve them")
+        inner = split_masks(n, labels, val=val, test=0.0, seed=seed, eligible=masks["train"],
+                            class_names=class_names)
         masks["val"] = inner["val"]
         masks["train"] = masks["train"] & ~inner["val"]
         log.info("split column '%s': %d train / %d test rows kept; %d val rows carved from train (%.0f %%, "
@@ -122,10 +127,6 @@ def given_split(values: np.ndarray, column: str, labels: np.ndarray | None = Non
     if empty.any():
         log.info("split column '%s': %d rows with no value are in no split", column, int(empty.sum()))
     return masks
-
-
-def _can_carve(train: np.ndarray, labels: np.ndarray | None) -> bool:
-    return int(train.sum()) >= 3
 
 
 def duplicate_policy(keys: np.ndarray, policy: str = "first", what: str = "id") -> tuple[np.ndarray, np.ndarray]:

@@ -30,7 +30,7 @@ from astrolab.data.datamodules.base import AstroDataModule
 from astrolab.data.cache import cache_key, default_cache_dir
 from astrolab.data.graphs import knn_graph
 from astrolab.data.splits import (
-    check_constant_features, duplicate_policy, given_split, split_masks, threshold_labels,
+    check_constant_features, check_fractions, duplicate_policy, given_split, split_masks, threshold_labels,
 )
 from astrolab.data.surveys.common import encode_labels
 from astrolab.errors import ConfigError, DataCheckError, DataError
@@ -217,7 +217,8 @@ class NodeGraphDataModule(AstroDataModule):
 
     def _split(self, table: NodeTable, strat, eligible: np.ndarray, class_names) -> dict[str, np.ndarray]:
         """The split column's split, or a seeded (stratified) one over whole duplicate groups."""
-        seed, val, test = int(self.split_cfg["seed"]), self.split_cfg["val"], self.split_cfg["test"]
+        seed = int(self.split_cfg["seed"])
+        val, test = check_fractions(self.split_cfg["val"], self.split_cfg["test"])
         if table.given_split is not None:
             return given_split(table.given_split, str(self.split_cfg["column"]), strat, val, seed, eligible,
                                class_names)

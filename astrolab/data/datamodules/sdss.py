@@ -29,7 +29,7 @@ from tensordict import TensorDict
 
 from astrolab.data.datamodules.base import AstroDataModule
 from astrolab.data.io import read_catalog
-from astrolab.data.splits import check_constant_features, given_split, split_masks
+from astrolab.data.splits import check_constant_features, check_fractions, given_split, split_masks
 from astrolab.data.surveys.common import encode_labels
 from astrolab.data.surveys.sdss import BANDS, apply_sdss_schema, prepare_spectra
 from astrolab.errors import CatalogNotFoundError, ConfigError, DataError
@@ -202,7 +202,8 @@ class SDSSDataModule(AstroDataModule):
             masks = {"train": np.zeros(n, bool), "val": np.zeros(n, bool), "test": eligible.copy()}
         else:
             strat = y.numpy() if self.task_kind == "classification" else None
-            val, test, seed = self.split_cfg["val"], self.split_cfg["test"], int(self.split_cfg["seed"])
+            val, test = check_fractions(self.split_cfg["val"], self.split_cfg["test"])
+            seed = int(self.split_cfg["seed"])
             if split_col:
                 masks = given_split(catalog.column(split_col)[rows], split_col, strat, val, seed, eligible,
                                     self.class_names)
