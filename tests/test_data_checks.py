@@ -204,3 +204,16 @@ def test_cli_prints_one_line_and_exits_non_zero(run_cli, tmp_path):
     assert "separated by semicolon ';', not commas" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_rows_of_a_class_the_model_never_saw_are_counted(tmp_path, caplog):
+    t = gaia_table()
+    dm = _dm(write_table(t, tmp_path / "train.csv"), tmp_path)
+    dm.setup()
+    t["member"][:7] = 2
+    with caplog.at_level(logging.WARNING):
+        ev = _dm(write_table(t, tmp_path / "other.csv"), tmp_path, fixed=dm.preprocessing(), evaluate_all=True)
+        ev.setup()
+    assert "7 rows have a class the model never saw (not one of 0, 1): not scored" in caplog.text
+    assert ev.describe()["n_unseen_class"] == 7
+    assert int(ev.graph["nodes", "test_mask"].sum()) == len(t) - 7

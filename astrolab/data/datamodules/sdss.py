@@ -184,6 +184,7 @@ class SDSSDataModule(AstroDataModule):
         raw_target = catalog.column(self.target)[rows][keep]
         feats, ids, rows, coords = table.features[keep], table.ids[keep], rows[keep], table.coordinates[keep]
         n = len(ids)
+        unseen = 0
         if self.task_kind == "classification":
             codes, names, eligible = encode_labels(raw_target, self.fixed_class_names, self.target)
             if len(np.unique(codes[eligible])) < 2 and not self.fixed_class_names:
@@ -191,6 +192,11 @@ class SDSSDataModule(AstroDataModule):
                                 "dataset.target= or task=photo_z")
             self.class_names = names
             y = torch.from_numpy(codes)
+            if self.fixed_class_names:
+                unseen = int((encode_labels(raw_target, None, self.target)[2] & ~eligible).sum())
+                if unseen:
+                    log.warning("%d rows have a class the model never saw (not one of %s): not scored", unseen,
+                                ", ".join(self.fixed_class_names))
         else:
             if raw_target.dtype.kind not in "fiu":
                 raise DataError(f"target '{self.target}' is not numeric; photo-z needs dataset.target=z")
@@ -270,7 +276,7 @@ class SDSSDataModule(AstroDataModule):
             self.target_stats = self.fit_target_stats(y[self.masks["train"]])
         self.info = {"path": str(path), "checksum": catalog.checksum, "n_input": table.n_input,
                      "n_dropped_missing": table.n_dropped, "file_columns": table.file_columns,
-                     "n_duplicate_rows": n_dup, "split_column": split_col}
+                     "n_duplicate_rows": n_dup, "split_column": split_col, "n_unseen_class": unseen}
         self.data = td
         self.setup_seconds = time.perf_counter() - t0
 
@@ -298,6 +304,7 @@ class SDSSDataModule(AstroDataModule):
                 "checksum": self.info["checksum"], "n_dropped_missing": self.info["n_dropped_missing"],
                 "spectra": self.spectra_info, "cache": "none", "file_columns": self.info["file_columns"],
                 "n_duplicate_rows": self.info["n_duplicate_rows"], "split_column": self.info["split_column"],
+                "n_unseen_class": self.info["n_unseen_class"],
                 "split_sizes": {s: int(m.sum()) for s, m in self.masks.items()}}
 
     def predictions_table(self, model, task, split: str = "test"):

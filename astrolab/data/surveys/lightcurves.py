@@ -43,11 +43,14 @@ log = logging.getLogger(__name__)
 EPOCH_COLUMNS = ("object_id", "mjd", "mag", "mag_err", "band")
 #: known spellings of the epoch columns, recognised without a mapping (first match wins)
 SPELLINGS: dict[str, dict[str, tuple[str, ...]]] = {
-    "ZTF": {"object_id": ("oid", "objectId"), "mag": ("magpsf",), "mag_err": ("sigmapsf", "magerr"),
+    "generic (time, magerr, filter)": {"mjd": ("time", "MJD", "jd", "t"),
+                                       "mag_err": ("magerr", "mag_error", "e_mag", "sigma"),
+                                       "band": ("filter", "passband")},
+    "ZTF": {"object_id": ("oid", "objectId"), "mag": ("magpsf",), "mag_err": ("sigmapsf",),
             "band": ("fid", "filtercode")},
     "OGLE/ASAS-SN": {"object_id": ("ID", "id", "asassn_id"), "mjd": ("HJD", "hjd", "JD", "BJD", "HJD-2450000"),
-                     "mag_err": ("err", "mag_err", "e_mag", "magerr"), "band": ("Filter", "filter")},
-    "Gaia DR3 epoch photometry": {"object_id": ("source_id",), "mjd": ("time", "g_transit_time")},
+                     "mag_err": ("err",), "band": ("Filter",)},
+    "Gaia DR3 epoch photometry": {"object_id": ("source_id",), "mjd": ("g_transit_time",)},
     "headerless (time, mag, err)": {"mjd": ("col1",), "mag": ("col2",), "mag_err": ("col3",)},
 }
 #: ZTF filter ids
@@ -123,13 +126,24 @@ def _read_one(path: Path, columns: dict[str, str], file_id: int | None) -> dict[
 
 def _read_folder(files: list[Path], columns: dict[str, str], h) -> list[dict[str, np.ndarray]]:
     parts = []
-    for f in files:
-        stem = f.name.split(".")[0]
-        file_id = int(stem) if stem.lstrip("-").isdigit() else None
-        parts.append(_read_one(f, columns, file_id))
-        h.update(f.name.encode())
-        h.update(file_checksum(f).encode())
+    common_log = logging.getLogger("astrolab.data.surveys.common")
+    level = common_log.level
+    try:
+        for i, f in enumerate(files):
+            if i == 1:  # the recognised spelling is said once for the folder
+                common_log.setLevel(logging.WARNING)
+            _read_folder_file(f, columns, h, parts)
+    finally:
+        common_log.setLevel(level)
     return parts
+
+
+def _read_folder_file(f: Path, columns: dict[str, str], h, parts: list) -> None:
+    stem = f.name.split(".")[0]
+    file_id = int(stem) if stem.lstrip("-").isdigit() else None
+    parts.append(_read_one(f, columns, file_id))
+    h.update(f.name.encode())
+    h.update(file_checksum(f).encode())
 
 
 def read_epochs(path: str | Path, columns: dict[str, str] | None = None, max_mag: float = 50.0,
