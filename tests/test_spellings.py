@@ -165,3 +165,21 @@ def test_probability_labels_with_an_ignore_band(tmp_path):
     assert not used[band].any() and used[~band].all()
     assert dm.describe()["n_ignore_band"] == int(band.sum())
     assert (nodes["y"].numpy()[~band] == (p[~band] >= 0.5)).all()
+
+
+def test_real_rho_oph_sample_in_vizier_spellings_needs_no_mapping(tmp_path):
+    from tests.conftest import SHARED_DATA
+
+    src = SHARED_DATA / "gaia_dr2_rho_oph" / "oph_gaia_dr2_labeled.csv"
+    if not src.exists():
+        pytest.skip(f"real-data file {src} not present")
+    from astropy.table import Table
+
+    t = Table.read(src, format="ascii.csv")
+    for canonical, viz in GAIA_SPELLINGS["vizier"].items():
+        t.rename_column(canonical, viz)
+    dm = _gaia_dm(write_table(t, tmp_path / "oph_vizier.csv"), tmp_path, target="member_common",
+                  graph={"k": 16})
+    dm.setup()
+    assert int(dm.graph["nodes"].batch_size[0]) == 2300 and dm.feature_names == list(FEATURES)
+    assert dm.class_counts == {"0": 1909, "1": 391}
