@@ -92,6 +92,9 @@ def test_label_column_cannot_be_a_feature(tmp_path):
     path = write_table(_stars(), tmp_path / "s.fits")
     with pytest.raises(ConfigError, match="independent"):
         _dm(path, tmp_path, target="bp_rp").setup()
+    viz = write_table(_stars(names={"bp_rp": "BP-RP"}), tmp_path / "v.fits")
+    with pytest.raises(ConfigError, match="dataset.target=BP-RP is also an input"):
+        _dm(viz, tmp_path, target="BP-RP").setup()
 
 
 def test_single_class_target_is_an_error(tmp_path):

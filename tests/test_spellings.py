@@ -183,3 +183,28 @@ def test_real_rho_oph_sample_in_vizier_spellings_needs_no_mapping(tmp_path):
     dm.setup()
     assert int(dm.graph["nodes"].batch_size[0]) == 2300 and dm.feature_names == list(FEATURES)
     assert dm.class_counts == {"0": 1909, "1": 391}
+
+
+def test_star_groups_without_colour_in_vizier_spellings(tmp_path, caplog):
+    from astrolab.data.datamodules.clusters import StarGroupsDataModule
+    from astrolab.data.synthetic.star_groups import make_star_groups_table
+
+    t = make_star_groups_table(seed=3, n_clusters=16, n_asterisms=16, anomaly_fraction=0.25, min_size=10,
+                               max_size=20, n_field=500)
+    for canonical, viz in GAIA_SPELLINGS["vizier"].items():
+        if canonical in t.colnames:
+            t.rename_column(canonical, viz)
+    for col in ("BP-RP", "phot_bp_mean_mag", "phot_rp_mean_mag"):
+        if col in t.colnames:
+            del t[col]
+    path = write_table(t, tmp_path / "groups_vizier.fits")
+    with caplog.at_level(logging.INFO):
+        dm = StarGroupsDataModule(path=str(path), task_kind="classification", batch_size=4,
+                                  cache_dir=str(tmp_path / "cache"))
+        dm.setup()
+    assert "recognised VizieR/CDS column spellings" in caplog.text
+    assert "bp_rp" not in dm.feature_names and dm.feature_names[-5:] == [
+        "dx_pc", "dy_pc", "dz_pc", "dv_ra_kms", "dv_dec_kms"]
+    g = dm.graphs[0]
+    assert g["x"].shape[1] == len(dm.feature_names)
+    assert float(g["x"][:, -5:].abs().sum()) > 0  # relative features filled after the features built

@@ -10,7 +10,7 @@ import numpy as np
 
 from astrolab.data.datamodules.node import NodeGraphDataModule, NodeTable
 from astrolab.data.io import read_catalog
-from astrolab.data.surveys.gaia import FEATURE_INPUTS, apply_gaia_schema, graph_space
+from astrolab.data.surveys.gaia import ALIASES, FEATURE_INPUTS, apply_gaia_schema, graph_space
 from astrolab.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ class GaiaDataModule(NodeGraphDataModule):
         target = self.target
         if target is not None:
             mapped_inputs = {self.columns.get(c) or c for c in FEATURE_INPUTS}
+            mapped_inputs |= {a for c in FEATURE_INPUTS if c not in self.columns for a in ALIASES.get(c, ())}
             if target in mapped_inputs:
                 raise ConfigError(f"dataset.target={target} is also an input feature column; a label must come "
                                   "from an independent column")
