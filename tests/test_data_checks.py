@@ -53,6 +53,9 @@ def test_header_only_file(tmp_path):
 def test_folder_instead_of_a_file(tmp_path):
     (tmp_path / "q.csv").mkdir()
     _refused(EmptyCatalogError, lambda: read_catalog(tmp_path / "q.csv"), "is a folder", "dataset.path=")
+    _refused(EmptyCatalogError, lambda: _dm(tmp_path / "q.csv", tmp_path).setup(), "is a folder")
+    _refused(EmptyCatalogError, lambda: SDSSDataModule(path=str(tmp_path / "q.csv"), spectra=False).setup(),
+             "is a folder")
 
 
 @pytest.mark.parametrize("delim,name", [(";", "semicolon ';'"), ("\t", "tab"), ("|", "pipe '|'")])

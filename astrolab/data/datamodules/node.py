@@ -246,6 +246,10 @@ class NodeGraphDataModule(AstroDataModule):
             from astrolab.errors import CatalogNotFoundError
 
             raise CatalogNotFoundError(f"catalog file not found: '{path}'; check dataset.path=")
+        if Path(path).is_dir():
+            from astrolab.errors import EmptyCatalogError
+
+            raise EmptyCatalogError(f"'{path}' is a folder; dataset.path= must name one catalog file in it")
         checksum = file_checksum(path)
         key = cache_key(checksum, self.data_config())
         td, meta = self.cached_build("node_graph", key, source=str(path), checksum=checksum)
