@@ -202,8 +202,9 @@ def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
         values = column_in_unit(catalog, file_col, CANONICAL_UNITS[name])
         if not np.isfinite(values).any():
             if name in required:
-                raise DataCheckError(f"{catalog.path.name}: column '{file_col}' ({name}) is all NaN (or absurd, "
-                                     f"|v| > 1e30); map a filled column with dataset.columns.{name}=")
+                what = f"'{file_col}'" + (f" ({name})" if file_col != name else "")
+                raise DataCheckError(f"{catalog.path.name}: column {what} is all NaN (or absurd, |v| > 1e30); map "
+                                     f"a filled column with dataset.columns.{name}=")
             log.warning("column '%s' (%s) is all NaN: treated as absent", file_col, name)
             continue
         cols[name] = values
