@@ -211,6 +211,7 @@ def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
     if "bp_rp" not in cols and "phot_bp_mean_mag" in cols and "phot_rp_mean_mag" in cols:
         cols["bp_rp"] = cols["phot_bp_mean_mag"] - cols["phot_rp_mean_mag"]
     names = [f for f in FEATURES if all(c in cols for c in FEATURE_NEEDS[f])]
+    available = list(names)
     if features is not None:
         missing = [f for f in features if f not in names]
         if missing:  # only bp_rp can get here: its inputs have two spellings
@@ -223,7 +224,8 @@ def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
         why = {"bp_rp": "no bp_rp nor phot_bp_mean_mag + phot_rp_mean_mag",
                "abs_g_mag": "no phot_g_mean_mag"}
         log.warning("features %s left out (%s); features used: %s", ", ".join(dropped),
-                    "; ".join(why.get(f, "not in the checkpoint") for f in dropped), ", ".join(names))
+                    "; ".join("not among the trained model's features" if f in available else why[f]
+                              for f in dropped), ", ".join(names))
     if "source_id" in found:
         ids = catalog.data[found["source_id"]].numpy() if found["source_id"] in catalog.data.keys() else None
         if ids is None or ids.dtype.kind != "i":
