@@ -208,3 +208,40 @@ def test_star_groups_without_colour_in_vizier_spellings(tmp_path, caplog):
     g = dm.graphs[0]
     assert g["x"].shape[1] == len(dm.feature_names)
     assert float(g["x"][:, -5:].abs().sum()) > 0  # relative features filled after the features built
+
+
+@pytest.mark.slow
+def test_cli_trains_vizier_rho_oph_and_sdss_shorthand_without_mapping(run_cli, tmp_path):
+    """Done-when of issue 12 through the console script: no dataset.columns anywhere."""
+    import json
+
+    from tests.conftest import SHARED_DATA
+
+    src = SHARED_DATA / "gaia_dr2_rho_oph" / "oph_gaia_dr2_labeled.csv"
+    if src.exists():
+        from astropy.table import Table
+
+        t = Table.read(src, format="ascii.csv")
+        for canonical, viz in GAIA_SPELLINGS["vizier"].items():
+            t.rename_column(canonical, viz)
+        for col in ("BP-RP", "phot_bp_mean_mag", "phot_rp_mean_mag"):  # and without colour
+            del t[col]
+        path = write_table(t, tmp_path / "oph_vizier.csv")
+        proc = run_cli("train", "model=gat", f"dataset.path={path}", "dataset.target=member_common",
+                       "trainer.max_epochs=20", f"hydra.run.dir={tmp_path / 'oph'}")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        s = json.loads((tmp_path / "oph" / "summary.json").read_text())
+        assert "bp_rp" not in s["data"]["features"] and s["data"]["n_nodes"] == 2300
+        assert s["metrics"]["test/f1_macro"] > s["metrics"]["baseline/f1_macro"] + 0.3
+    sdss = write_table(sdss_shorthand_table(n=1500), tmp_path / "Skyserver_SQL.csv")
+    for task, extra, run in (("classification", [], "cls"), ("photo_z", ["dataset.target=redshift"], "pz")):
+        proc = run_cli("train", "model=multimodal", "dataset=sdss", f"task={task}", f"dataset.path={sdss}",
+                       *extra, "trainer.max_epochs=15", f"hydra.run.dir={tmp_path / run}")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        s = json.loads((tmp_path / run / "summary.json").read_text())
+        assert s["data"]["features"][:5] == [f"modelMag_{b}" for b in "ugriz"]
+        m = s["metrics"]
+        if task == "classification":
+            assert m["test/f1_macro"] > m["baseline/f1_macro"] + 0.3
+        else:
+            assert m["test/sigma_nmad"] < m["baseline/sigma_nmad"]
