@@ -220,3 +220,20 @@ def test_rows_of_a_class_the_model_never_saw_are_counted(tmp_path, caplog):
     assert "7 rows have a class the model never saw (not one of 0, 1): not scored" in caplog.text
     assert ev.describe()["n_unseen_class"] == 7
     assert int(ev.graph["nodes", "test_mask"].sum()) == len(t) - 7
+
+
+def test_probability_target_without_threshold_names_the_fix(tmp_path):
+    path = write_table(gaia_table(), tmp_path / "p.csv")
+    _refused(DataCheckError, lambda: _dm(path, tmp_path, target="prob").setup(), "target 'prob' has non-integer",
+             "dataset.target_threshold=0.5")
+    dm = _dm(path, tmp_path, target="prob", target_threshold=0.5)  # the fix works
+    dm.setup()
+    assert dm.class_names == ["0", "1"]
+
+
+def test_star_group_columns_missing_name_their_key(tmp_path):
+    from astrolab.data.datamodules.clusters import StarGroupsDataModule
+
+    path = write_table(gaia_table(), tmp_path / "g.csv")
+    _refused(MissingColumnError, lambda: StarGroupsDataModule(path=str(path), cache_dir=str(tmp_path / "c")).setup(),
+             "no column 'group_id'", "dataset.group=")

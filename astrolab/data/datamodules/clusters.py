@@ -238,9 +238,11 @@ class StarGroupsDataModule(AstroDataModule):
                 raise ConfigError(f"{what}={col} is a Gaia input column used for features; name an "
                                   "independent column")
             if col not in catalog:
-                from astrolab.data.surveys.common import resolve_columns
+                from astrolab.errors import MissingColumnError
 
-                resolve_columns(catalog, [col], [col], None)
+                shown = ", ".join(catalog.names[:25]) + (" …" if len(catalog.names) > 25 else "")
+                raise MissingColumnError(f"{path.name} has no column '{col}'; name it with {what}=<column> "
+                                         f"(the file has: {shown})")
         table = apply_gaia_schema(catalog, self.columns, self.min_poe, self.max_ruwe,
                                   exclude=[c for c in (self.group, self.target) if c],
                                   features=self._fixed_star_features())

@@ -143,6 +143,13 @@ class NodeGraphDataModule(AstroDataModule):
             y = torch.zeros(n)
             eligible = np.zeros(n, bool)
         elif self.task_kind == "classification":
+            if target.dtype.kind == "f" and self.target_threshold is None:
+                finite = target[np.isfinite(target)]
+                if len(finite) and np.any(np.mod(finite, 1) != 0):
+                    raise DataCheckError(f"target '{self.target}' has non-integer values ({finite.min():g} to "
+                                         f"{finite.max():g}); a probability is binarised with "
+                                         "dataset.target_threshold=0.5, a continuous value needs "
+                                         "task=node_regression")
             codes, names, eligible = encode_labels(target, self.fixed_class_names, self.target)
             present = np.unique(codes[eligible])
             if len(present) < 2 and not self.fixed_class_names:
