@@ -245,3 +245,20 @@ def test_cli_trains_vizier_rho_oph_and_sdss_shorthand_without_mapping(run_cli, t
             assert m["test/f1_macro"] > m["baseline/f1_macro"] + 0.3
         else:
             assert m["test/sigma_nmad"] < m["baseline/sigma_nmad"]
+
+
+def test_sdss_checkpoint_features_select_from_a_richer_file(tmp_path):
+    from astrolab.data.synthetic import sdss as gen
+
+    short = write_table(sdss_shorthand_table(n=300), tmp_path / "short.csv")
+    dm = SDSSDataModule(path=str(short), spectra=False)
+    dm.setup()
+    full, _ = gen.generate_sdss_catalog(tmp_path / "full.csv", n_objects=200, seed=2, spectra_fraction=0.0)
+    ev = SDSSDataModule(path=str(full), spectra=False, fixed=dm.preprocessing(), evaluate_all=True)
+    ev.setup()
+    assert ev.feature_names == dm.feature_names and ev.num_features == 9
+    # and the other way round: a shorthand file cannot give a full-name model's PSF features
+    rich = SDSSDataModule(path=str(full), spectra=False)
+    rich.setup()
+    with pytest.raises(MissingColumnError, match="psfMag_u-modelMag_u"):
+        SDSSDataModule(path=str(short), spectra=False, fixed=rich.preprocessing(), evaluate_all=True).setup()
