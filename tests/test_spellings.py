@@ -262,3 +262,16 @@ def test_sdss_checkpoint_features_select_from_a_richer_file(tmp_path):
     rich.setup()
     with pytest.raises(MissingColumnError, match="psfMag_u-modelMag_u"):
         SDSSDataModule(path=str(short), spectra=False, fixed=rich.preprocessing(), evaluate_all=True).setup()
+
+
+def test_duplicated_rows_without_an_id_column_are_counted(tmp_path, caplog):
+    from astropy.table import vstack
+
+    t = gaia_table(n=100, seed=8)
+    del t["source_id"]
+    path = write_table(vstack([t, t[:12]]), tmp_path / "noid.csv")
+    with caplog.at_level(logging.WARNING):
+        dm = _gaia_dm(path, tmp_path)
+        dm.setup()
+    assert "12 rows repeat an earlier row exactly (no id column)" in caplog.text
+    assert int(dm.graph["nodes"].batch_size[0]) == 100

@@ -156,8 +156,9 @@ def duplicate_policy(keys: np.ndarray, policy: str = "first", what: str = "id") 
             keep[first] = True
         elif policy == "drop":
             keep = ~shared
-        log.warning("%d rows repeat the %s of an earlier row (%d %ss occur more than once); dataset.duplicates=%s: "
-                    "%s", n_dup_rows, what, int((counts > 1).sum()), what, policy,
+        what_repeats = "an earlier row exactly (no id column)" if what == "row" else f"the {what} of an earlier row"
+        log.warning("%d rows repeat %s (%d %ss occur more than once); dataset.duplicates=%s: "
+                    "%s", n_dup_rows, what_repeats, int((counts > 1).sum()), what, policy,
                     {"first": "kept the first of each", "drop": f"dropped all {int(shared.sum())} rows involved",
                      "keep": "kept all, each group in one split"}[policy])
         if not keep.any():
