@@ -30,6 +30,15 @@ class CatalogNotFoundError(DataError):
     """The catalog file does not exist."""
 
 
+class EmptyCatalogError(DataError):
+    """A file that cannot be a table: empty, header-only, a folder, another delimiter, truncated."""
+
+
+class DataCheckError(DataError):
+    """Data that reads but cannot train: an all-NaN or constant column, too few rows or classes for the
+    splits, a cut that removes every row, a graph size the rows cannot give."""
+
+
 class MissingColumnError(DataError):
     """A required column is absent from the catalog."""
 

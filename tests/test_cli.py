@@ -58,12 +58,12 @@ def test_missing_catalog(run_cli, tmp_path):
 
 
 def test_missing_column_names_the_fix(run_cli, tmp_path):
-    path = tmp_path / "viz.csv"
-    path.write_text("RA_ICRS,DE_ICRS,Plx,pmRA,pmDE,Gmag,BP-RP,label\n1,2,3,4,5,6,7,a\n")
+    path = tmp_path / "viz.csv"  # VizieR names are recognised; an unknown spelling of ra is not
+    path.write_text("ra_j2016,DE_ICRS,Plx,pmRA,pmDE,Gmag,BP-RP,label\n1,2,3,4,5,6,7,a\n")
     line = _one_line_error(run_cli("train", f"dataset.path={path}", "dataset.target=label",
                                    f"hydra.run.dir={tmp_path}/r"))
-    assert "missing required column" in line and "dataset.columns.ra=RA_ICRS" in line
-    assert "RA_ICRS" in line
+    assert "missing required column(s) ra;" in line and "dataset.columns.ra=" in line
+    assert "ra_j2016" in line
 
 
 def test_bad_checkpoints(run_cli, tmp_path):

@@ -43,18 +43,30 @@ def test_features_are_physical(tmp_path):
     assert table.ids.dtype == np.int64 and table.ids[0] == 4_000_000_000_000_000_000
 
 
-def test_vizier_names_map_and_units_convert(tmp_path):
+def test_vizier_names_are_recognised_and_units_convert(tmp_path, caplog):
     viz = {"ra": "RA_ICRS", "dec": "DE_ICRS", "parallax": "Plx", "pmra": "pmRA", "pmdec": "pmDE",
            "phot_g_mean_mag": "Gmag", "bp_rp": "BP-RP", "source_id": "Source", "parallax_error": "e_Plx"}
     t = _stars(names=viz)
     t["Plx"] = (t["Plx"].to(u.arcsec))  # file stores arcsec: converted back to mas
     cat = read_catalog(write_table(t, tmp_path / "v.vot"))
-    with pytest.raises(MissingColumnError) as err:
-        apply_gaia_schema(cat)
-    msg = str(err.value)
-    assert "ra" in msg and "RA_ICRS" in msg and "dataset.columns." in msg
-    table = apply_gaia_schema(cat, columns=viz)
+    with caplog.at_level("INFO"):
+        table = apply_gaia_schema(cat)
+    assert "recognised VizieR/CDS column spellings" in caplog.text and "RA_ICRS→ra" in caplog.text
+    assert table.file_columns["parallax"] == "Plx" and table.file_columns["source_id"] == "Source"
     assert table.features[0, 0] == pytest.approx(1000.0, rel=1e-4)
+    assert table.feature_names == list(FEATURES)
+
+
+def test_explicit_mapping_wins_over_a_recognised_spelling(tmp_path):
+    t = _stars(names={"pmra": "pmRA"})
+    t["my_pmra"] = np.full(len(t), 20.0)
+    cat = read_catalog(write_table(t, tmp_path / "m.ecsv"))
+    assert apply_gaia_schema(cat).file_columns["pmra"] == "pmRA"
+    table = apply_gaia_schema(cat, columns={"pmra": "my_pmra"})
+    assert table.file_columns["pmra"] == "my_pmra"
+    assert table.features[0, 3] == pytest.approx(2 * 47.4047, rel=1e-4)
+    with pytest.raises(MissingColumnError, match="dataset.columns.pmra="):
+        apply_gaia_schema(cat, columns={"pmra": "nope"})
 
 
 def test_nan_rows_dropped_and_cuts_counted(tmp_path):
@@ -80,6 +92,9 @@ def test_label_column_cannot_be_a_feature(tmp_path):
     path = write_table(_stars(), tmp_path / "s.fits")
     with pytest.raises(ConfigError, match="independent"):
         _dm(path, tmp_path, target="bp_rp").setup()
+    viz = write_table(_stars(names={"bp_rp": "BP-RP"}), tmp_path / "v.fits")
+    with pytest.raises(ConfigError, match="dataset.target=BP-RP is also an input"):
+        _dm(viz, tmp_path, target="BP-RP").setup()
 
 
 def test_single_class_target_is_an_error(tmp_path):

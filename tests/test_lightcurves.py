@@ -88,9 +88,9 @@ def test_missing_column_names_the_fix(sample, tmp_path):
     from astropy.table import Table
 
     t = Table.read(ep, format="ascii.csv")
-    t.rename_column("mag_err", "magerr")
+    t.rename_column("mag_err", "mag_e")
     t.write(tmp_path / "x.csv")
-    with pytest.raises(MissingColumnError, match="dataset.columns.mag_err=magerr"):
+    with pytest.raises(MissingColumnError, match="dataset.columns.mag_err=mag_e"):
         read_epochs(tmp_path / "x.csv")
 
 

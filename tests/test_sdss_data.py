@@ -145,10 +145,16 @@ def test_plain_photometry_query_without_spectra_and_missing_values(files, tmp_pa
     dm2.setup()
     assert int(dm2.data.batch_size[0]) == int((np.asarray(t["class"]) == "GALAXY").sum() -
                                                (np.asarray(t["class"][:5]) == "GALAXY").sum())
-    t.rename_column("modelMag_r", "modelmag_r")
+    t.rename_column("modelMag_r", "modelmag_r")  # another letter case is recognised without a mapping
+    lower = SDSSDataModule(path=str(write_table(t, tmp_path / "lower.csv")), spectra=False)
+    lower.setup()
+    assert lower.describe()["file_columns"]["modelMag_r"] == "modelmag_r"
+    assert lower.num_features == dm.num_features
+    t.rename_column("modelmag_r", "r_model")
+    t.rename_column("psfMag_r", "r_psf")
     bad = write_table(t, tmp_path / "renamed.csv")
-    with pytest.raises(MissingColumnError, match="dataset.columns.modelMag_r=modelmag_r"):
+    with pytest.raises(MissingColumnError, match="dataset.columns.modelMag_r="):
         SDSSDataModule(path=str(bad), spectra=False).setup()
-    dm3 = SDSSDataModule(path=str(bad), spectra=False, columns={"modelMag_r": "modelmag_r"})
+    dm3 = SDSSDataModule(path=str(bad), spectra=False, columns={"modelMag_r": "r_model", "psfMag_r": "r_psf"})
     dm3.setup()
     assert dm3.num_features == dm.num_features

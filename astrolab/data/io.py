@@ -4,7 +4,10 @@
 size is the number of rows (integers stay ``int64`` so 64-bit ids such as Gaia ``source_id`` keep every
 digit; floating columns stay ``float64`` until features are built), text columns as numpy string arrays,
 and the original column names, units and descriptions. Masked values become NaN (floats) and are
-reported. Duplicate column names (common in VizieR/VOTable exports and hand-made CSVs) are renamed the way
+reported; non-finite values and magnitudes beyond :data:`ABSURD` (``|v| > 1e30``, e.g. a ``1e300`` written by
+a broken export) become NaN too, counted per column in one log line. Files that cannot be a table are
+refused before anything else with one line naming the problem: an empty or header-only file ("no rows"), a
+folder, a CSV separated by another delimiter (named), a truncated FITS file. Duplicate column names (common in VizieR/VOTable exports and hand-made CSVs) are renamed the way
 astropy does it (``name_2``) and logged. Every survey schema and every embedded sample goes through
 this reader, so a user's file and the generated default take the same path.
 """
@@ -22,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from astrolab.errors import CatalogNotFoundError, DataError
+from astrolab.errors import CatalogNotFoundError, DataError, EmptyCatalogError
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,10 @@ FORMATS: dict[str, str] = {
 
 #: above this size reading shows a progress indicator
 LARGE_FILE_BYTES = 50 * 1024**2
+#: float values with a larger magnitude are treated as missing (no catalog quantity is that large)
+ABSURD = 1e30
+#: delimiters recognised in a CSV header that is not comma-separated
+_OTHER_DELIMITERS = {";": "semicolon ';'", "\t": "tab", "|": "pipe '|'", " ": "space"}
 
 
 def catalog_format(path: str | os.PathLike) -> str:
@@ -90,6 +97,8 @@ class Catalog:
     path: Path
     checksum: str
     meta: dict[str, Any] = field(default_factory=dict)
+    #: per column, how many non-finite or absurd (|v| > 1e30) values were turned into NaN
+    absurd: dict[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.data.batch_size[0]) if self.data.batch_size else 0
@@ -134,12 +143,51 @@ def _read_csv_header(path: Path, delimiter: str) -> list[str]:
     return []
 
 
+def _check_delimiter(path: Path, header: list[str]) -> None:
+    """A ``.csv`` whose header has one field holding another delimiter: say which one."""
+    if len(header) != 1:
+        return
+    for delim, name in _OTHER_DELIMITERS.items():
+        if delim in header[0].strip():
+            fix = ("rename it to .tsv" if delim == "\t" else
+                   f"save it comma-separated, e.g. python -c \"from astropy.table import Table; Table.read("
+                   f"'{path.name}', format='ascii.csv', delimiter='{delim}').write('{path.stem}_comma.csv')\"")
+            raise EmptyCatalogError(f"'{path.name}' is separated by {name}, not commas: {fix} and pass "
+                                    "that file as dataset.path=")
+
+
+def _check_fits(path: Path) -> None:
+    """A FITS file shorter than its headers announce (an interrupted download) is refused."""
+    from astropy.io import fits
+
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with fits.open(path, memmap=False, lazy_load_hdus=False) as hdus:
+                expected = max(h._data_offset + h._data_size for h in hdus)
+    except Exception as exc:  # noqa: BLE001 - astropy raises many types for damaged files
+        first = (str(exc).splitlines() or [type(exc).__name__])[0].split(". ")[0]
+        raise EmptyCatalogError(f"'{path.name}' is not a readable FITS file ({first}); it may be truncated or "
+                                "not FITS: download it again") from exc
+    size = path.stat().st_size
+    if size < expected:
+        raise EmptyCatalogError(f"'{path.name}' is truncated: {size} of {expected} bytes its FITS headers "
+                                "announce; download it again")
+
+
 def _read_table(path: Path, fmt: str):
     from astropy.table import Table
 
     if fmt in ("csv", "tsv"):
         delimiter = "," if fmt == "csv" else "\t"
         header = _read_csv_header(path, delimiter)
+        if not header:
+            raise EmptyCatalogError(f"'{path.name}' has no rows (no header line either): point dataset.path= "
+                                    "at the exported table")
+        if fmt == "csv":
+            _check_delimiter(path, header)
         if len(set(header)) != len(header):
             names = _dedupe(header)
             return Table.read(
@@ -159,6 +207,8 @@ def _read_table(path: Path, fmt: str):
             log.debug("VOTable: %s", w.message)
         return table
     if fmt == "fits":
+        if not path.name.lower().endswith(".gz"):
+            _check_fits(path)
         return Table.read(path, format="fits", character_as_bytes=False)
     return Table.read(path, format=fmt)
 
@@ -184,9 +234,12 @@ def read_catalog(path: str | os.PathLike, progress: bool | None = None, multidim
     if not path.exists():
         raise CatalogNotFoundError(f"catalog file not found: '{path}'; check dataset.path=")
     if path.is_dir():
-        raise DataError(f"'{path}' is a folder; dataset.path= must name one catalog file")
+        raise EmptyCatalogError(f"'{path}' is a folder; dataset.path= must name one catalog file in it")
     fmt = catalog_format(path)
     size = path.stat().st_size
+    if size == 0:
+        raise EmptyCatalogError(f"'{path.name}' has no rows (the file is empty): point dataset.path= at the "
+                                "exported table")
     show = progress if progress is not None else size > LARGE_FILE_BYTES
     try:
         if show:
@@ -197,13 +250,18 @@ def read_catalog(path: str | os.PathLike, progress: bool | None = None, multidim
         else:
             table = _read_table(path, fmt)
     except (OSError, ValueError, TypeError, IndexError) as exc:
-        raise DataError(f"could not read '{path}' as {fmt}: {exc}") from exc
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"could not read '{path.name}' as {fmt}: {first}; check the file and its suffix") from exc
+    if len(table) == 0:
+        raise EmptyCatalogError(f"'{path.name}' has no rows (header only: {len(table.colnames)} columns); "
+                                "point dataset.path= at a table with data")
 
     names = list(table.colnames)
     units: dict[str, str | None] = {}
     numeric: dict[str, torch.Tensor] = {}
     strings: dict[str, np.ndarray] = {}
     n_rows = len(table)
+    absurd: dict[str, int] = {}
     for name in names:
         col = table[name]
         unit = getattr(col, "unit", None)
@@ -240,14 +298,22 @@ def read_catalog(path: str | os.PathLike, progress: bool | None = None, multidim
             arr = np.array(values, dtype=np.float64)
             if mask.any():
                 arr[mask] = np.nan
+            with np.errstate(invalid="ignore"):
+                bad = ~np.isnan(arr) & ~(np.abs(arr) <= ABSURD)
+            if bad.any():
+                absurd[name] = int(bad.sum())
+                arr[bad] = np.nan
             numeric[name] = torch.from_numpy(arr)
         else:
             log.debug("skipping column '%s' of dtype %s", name, values.dtype)
+    if absurd:
+        log.warning("treated %d non-finite or |v| > %g values as missing: %s", sum(absurd.values()), ABSURD,
+                    ", ".join(f"{k} ({v})" for k, v in absurd.items()))
     data = TensorDict(numeric, batch_size=[n_rows])
     log.info("read %d rows, %d columns from %s", n_rows, len(names), path)
     return Catalog(
         data=data, strings=strings, names=names, units=units, path=path,
-        checksum=file_checksum(path), meta=dict(table.meta) if table.meta else {},
+        checksum=file_checksum(path), meta=dict(table.meta) if table.meta else {}, absurd=absurd,
     )
 
 

@@ -13,9 +13,12 @@ model's predictions to ``index_table()`` through ``index``. A data module never 
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 import lightning as L
+
+log = logging.getLogger(__name__)
 
 
 class AstroDataModule(L.LightningDataModule):
@@ -57,20 +60,27 @@ class AstroDataModule(L.LightningDataModule):
         self.evaluate_all = evaluate_all
 
     # -- shared steps ------------------------------------------------------------------------------
-    def cached_build(self, kind: str, key: str):
-        """The prepared TensorDict and its metadata from the on-disk cache, or built by
-        ``self._build()`` and cached; ``meta["cache"]`` says which."""
+    def cached_build(self, kind: str, key: str, source: str | None = None, checksum: str | None = None):
+        """The prepared TensorDict and its metadata from the verified on-disk cache, or built by
+        ``self._build()`` and cached; ``meta["cache"]`` says which. ``source`` is the file actually passed:
+        the entry records the file it was built from, and on a hit ``meta["info"]["path"]`` names ``source``
+        (another file with the same bytes may have built the entry)."""
         from astrolab.data.cache import load_cached, save_cached
 
         cached = load_cached(self.cache_dir, kind, key) if self.use_cache else None
         if cached is None:
             td, meta = self._build()
             if self.use_cache:
-                save_cached(self.cache_dir, kind, key, td, meta)
+                save_cached(self.cache_dir, kind, key, td, meta, source={"path": source, "checksum": checksum})
             meta["cache"] = "built"
         else:
             td, meta = cached
             meta["cache"] = "hit"
+            built_from = (meta.get("cache_entry", {}).get("built_from") or {}).get("path")
+            if source is not None:
+                if built_from and built_from != source:
+                    log.info("cache entry built from %s reused for %s (identical bytes)", built_from, source)
+                meta.setdefault("info", {})["path"] = source
         return td, meta
 
     def fit_scaler(self, ref, feature_names: list[str], fixed_key: str = "scaler", ddof: int = 0,

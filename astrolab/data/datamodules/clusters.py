@@ -218,6 +218,13 @@ class StarGroupsDataModule(AstroDataModule):
         strat = y if self.task_kind == "classification" else None
         return split_masks(n, strat, val, test, seed, eligible)
 
+    def _fixed_star_features(self) -> list[str] | None:
+        """The checkpoint's per-star Gaia features (without the relative ones), when evaluating."""
+        names = (self.fixed or {}).get("feature_names")
+        if not names:
+            return None
+        return list(FEATURES[:5]) + [f for f in FEATURES[5:] if f in names]  # positions/velocities always
+
     def _build(self) -> None:
         t0 = time.perf_counter()
         path = self.source_path()
@@ -232,10 +239,14 @@ class StarGroupsDataModule(AstroDataModule):
                 raise ConfigError(f"{what}={col} is a Gaia input column used for features; name an "
                                   "independent column")
             if col not in catalog:
-                from astrolab.data.surveys.common import resolve_columns
+                from astrolab.errors import MissingColumnError
 
-                resolve_columns(catalog, [col], [col], None)
-        table = apply_gaia_schema(catalog, self.columns, self.min_poe, self.max_ruwe)
+                shown = ", ".join(catalog.names[:25]) + (" …" if len(catalog.names) > 25 else "")
+                raise MissingColumnError(f"{path.name} has no column '{col}'; name it with {what}=<column> "
+                                         f"(the file has: {shown})")
+        table = apply_gaia_schema(catalog, self.columns, self.min_poe, self.max_ruwe,
+                                  exclude=[c for c in (self.group, self.target) if c],
+                                  features=self._fixed_star_features())
         gid_raw = catalog.column(self.group)[table.rows]
         groups, inverse = np.unique(gid_raw, return_inverse=True)
         counts = np.bincount(inverse, minlength=len(groups))
@@ -264,7 +275,7 @@ class StarGroupsDataModule(AstroDataModule):
             if replace:
                 f[:, :5] = core - np.median(core, axis=0)
             elif self.relative_features:
-                f[:, len(FEATURES):] = core - np.median(core, axis=0)
+                f[:, len(table.feature_names):] = core - np.median(core, axis=0)
             space = self.graph_cfg["space"]
             pts = f[:, :3] if space == "xyz" else (core if space == "xyz_v" else f)
             std = pts.std(0)

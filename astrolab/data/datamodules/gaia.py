@@ -10,7 +10,7 @@ import numpy as np
 
 from astrolab.data.datamodules.node import NodeGraphDataModule, NodeTable
 from astrolab.data.io import read_catalog
-from astrolab.data.surveys.gaia import FEATURE_INPUTS, apply_gaia_schema, graph_space
+from astrolab.data.surveys.gaia import ALIASES, FEATURE_INPUTS, apply_gaia_schema, graph_space
 from astrolab.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ class GaiaDataModule(NodeGraphDataModule):
         return {**super().data_config(), "min_poe": self.min_poe, "max_ruwe": self.max_ruwe, "survey": "gaia"}
 
     def load_table(self) -> NodeTable:
+        from astrolab.data.surveys.common import require_target
+
         catalog = read_catalog(self.source_path())
         target = self.target
         if target is not None and self.predict_all and target not in catalog and not self.columns.get(target):
@@ -65,17 +67,25 @@ class GaiaDataModule(NodeGraphDataModule):
             target = None
         if target is not None:
             mapped_inputs = {self.columns.get(c) or c for c in FEATURE_INPUTS}
+            mapped_inputs |= {a for c in FEATURE_INPUTS if c not in self.columns for a in ALIASES.get(c, ())}
             if target in mapped_inputs:
                 raise ConfigError(f"dataset.target={target} is also an input feature column; a label must come "
                                   "from an independent column")
-            if target not in catalog:
-                from astrolab.data.surveys.common import resolve_columns
-
-                resolve_columns(catalog, [target], [target], None)
-        table = apply_gaia_schema(catalog, self.columns, self.min_poe, self.max_ruwe)
+            require_target(catalog, target)
+        split_col = self.split_cfg.get("column")
+        if split_col:
+            if split_col not in catalog:
+                raise ConfigError(f"dataset.split.column={split_col}: no such column in "
+                                  f"{self.source_path().name}; name the column holding train/val/test")
+        exclude = [c for c in (target, split_col) if c]
+        fixed_features = self.fixed.get("feature_names") if self.fixed else None
+        table = apply_gaia_schema(catalog, self.columns, self.min_poe, self.max_ruwe, exclude=exclude,
+                                  features=fixed_features)
         raw_target = None if target is None else catalog.column(target)[table.rows]
         points = graph_space(table, self.graph_cfg["space"])
         info = {"path": str(self.source_path()), "checksum": catalog.checksum, "n_input": table.n_input,
-                "n_kept": int(len(table.ids)), "cuts": table.cut_counts, "file_columns": table.file_columns}
+                "n_kept": int(len(table.ids)), "cuts": table.cut_counts, "file_columns": table.file_columns,
+                "id_column": table.file_columns.get("source_id"), "n_absurd": catalog.absurd}
         return NodeTable(features=table.features, feature_names=table.feature_names, target=raw_target,
-                         ids=table.ids, rows=table.rows.astype(np.int64), graph_points=points, info=info)
+                         ids=table.ids, rows=table.rows.astype(np.int64), graph_points=points, info=info,
+                         given_split=None if not split_col else catalog.column(split_col)[table.rows])

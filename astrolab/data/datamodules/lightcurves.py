@@ -41,7 +41,7 @@ from tensordict import TensorDict
 
 from astrolab.data.datamodules.base import AstroDataModule
 from astrolab.data.cache import cache_key, default_cache_dir
-from astrolab.data.splits import split_masks
+from astrolab.data.splits import given_split, split_masks
 from astrolab.data.surveys.common import encode_labels
 from astrolab.errors import ConfigError, DataError
 
@@ -196,10 +196,12 @@ class LightCurveDataModule(AstroDataModule):
         y = np.full(n_obj, -1, np.int64)
         period_cat = np.full(n_obj, np.nan)
         ra = dec = None
+        given_obj = None
         if ob_path is not None:
             want_target = self.target if self.task_kind == "classification" else None
             ob = read_objects(ob_path, self.columns, want_target, extra=("ra", "dec")
-                              + ((self.period_column,) if self.period_column else ()))
+                              + ((self.period_column,) if self.period_column else ()),
+                              split_column=self.split_cfg.get("column"))
             meta["info"]["objects"] = str(ob_path)
             meta["info"]["objects_checksum"] = ob["checksum"]
             if self.task_kind == "classification" and self.target in {
@@ -223,6 +225,9 @@ class LightCurveDataModule(AstroDataModule):
                                     "dataset.target=")
                 y, eligible = codes, ok
                 meta["class_names"] = names
+            if "split" in ob:
+                given = np.asarray(ob["split"]).astype(str)
+                given_obj = np.where(rows >= 0, given[np.clip(rows, 0, None)], "")
             if self.period_column and self.period_column in ob:
                 period_cat = np.where(rows >= 0, ob[self.period_column][np.clip(rows, 0, None)], np.nan)
             if "ra" in ob and "dec" in ob:
@@ -321,6 +326,10 @@ class LightCurveDataModule(AstroDataModule):
             masks = {"train": np.zeros(n_obj, bool), "val": np.zeros(n_obj, bool), "test": np.ones(n_obj, bool)}
         elif self.evaluate_all:
             masks = {"train": np.zeros(n_obj, bool), "val": np.zeros(n_obj, bool), "test": eligible.copy()}
+        elif given_obj is not None:  # dataset.split.column: the object table's split is kept
+            masks = given_split(given_obj, str(self.split_cfg["column"]),
+                                y if self.task_kind == "classification" else None, self.split_cfg["val"],
+                                int(self.split_cfg["seed"]), eligible, meta.get("class_names"))
         else:
             strat = y if self.task_kind == "classification" else None
             masks = split_masks(n_obj, strat, self.split_cfg["val"], self.split_cfg["test"],
@@ -404,7 +413,7 @@ class LightCurveDataModule(AstroDataModule):
         if ob_path is not None:
             sums.append(file_checksum(ob_path))
         key = cache_key("+".join(sums), self.data_config())
-        td, meta = self.cached_build("sequence", key)
+        td, meta = self.cached_build("sequence", key, source=str(ep_path))
         self.meta = meta
         self.feature_names = list(meta["feature_names"])
         self.class_names = meta.get("class_names")

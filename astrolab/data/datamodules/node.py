@@ -9,8 +9,11 @@ Batch layout (one ``TensorDict`` per step, the whole graph; train/val/test are n
                         ``predict_dataloader`` scores)
     edges   batch [E]:  index [E, 2] int64 (source, target); ``edge_index = index.t()`` for PyG
 
-Subclasses (one per survey) implement :meth:`load_table`; this class owns splitting, class weights,
-standardisation, graph building and caching.
+Subclasses (one per survey) implement :meth:`load_table`; this class owns the row policies
+(``dataset.duplicates``, probability labels with ``dataset.target_threshold`` / ``dataset.target_ignore``),
+splitting (seeded and stratified, or kept from ``dataset.split.column``), the checks made before anything
+trains (graph size, rows and classes per split, constant features), class weights, standardisation,
+graph building and caching.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from tensordict import TensorDict
 from astrolab.data.datamodules.base import AstroDataModule
 from astrolab.data.cache import cache_key, default_cache_dir
 from astrolab.data.graphs import knn_graph
-from astrolab.data.splits import split_masks
+from astrolab.data.splits import (
+    check_constant_features, check_fractions, duplicate_policy, given_split, split_masks, threshold_labels,
+)
 from astrolab.data.surveys.common import encode_labels
-from astrolab.errors import DataError
+from astrolab.errors import ConfigError, DataCheckError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +50,8 @@ class NodeTable:
     ids: np.ndarray               # int64
     rows: np.ndarray              # int64 row numbers in the file
     graph_points: np.ndarray      # [N, D] coordinates for the kNN graph
-    info: dict[str, Any]
+    info: dict[str, Any]          # "id_column": None when ids are row numbers (duplicates then compare rows)
+    given_split: np.ndarray | None = None  # raw values of dataset.split.column (train/val/test)
 
 
 def _identity(x):
@@ -60,7 +66,12 @@ class NodeGraphDataModule(AstroDataModule):
         target: label / value column.
         columns: ``{canonical: file column}`` mapping.
         graph: ``{"k": int, "space": str}``.
-        split: ``{"val": float, "test": float, "seed": int}``.
+        split: ``{"val": float, "test": float, "seed": int, "column": str | None}`` (``column``: keep the
+            file's split, see :func:`astrolab.data.splits.given_split`).
+        duplicates: rows sharing an id (or whole rows when there is no id): ``first`` (keep the first),
+            ``drop`` (drop them all) or ``keep`` (keep all, twins always in the same split).
+        target_threshold: binarise a probability target (label ``1`` when ``value >= threshold``).
+        target_ignore: ``[lo, hi]``: rows with ``lo < value < hi`` are neither trained nor scored.
         class_weights: ``auto`` (inverse class frequency on the training split) or ``none``.
         task_kind: ``classification`` or ``regression`` (set by the run from the task config).
         cache_dir: where prepared graphs are cached (``None``: ``$ASTROLAB_CACHE`` or ``~/.cache/astrolab``).
@@ -76,14 +87,28 @@ class NodeGraphDataModule(AstroDataModule):
                  columns: dict[str, str | None] | None = None, graph: dict[str, Any] | None = None,
                  split: dict[str, Any] | None = None, class_weights: str = "auto",
                  task_kind: str = "classification", cache_dir: str | None = None, use_cache: bool = True,
-                 fixed: dict[str, Any] | None = None, evaluate_all: bool = False,
+                 fixed: dict[str, Any] | None = None, evaluate_all: bool = False, duplicates: str = "first",
+                 target_threshold: float | None = None, target_ignore: list[float] | None = None,
                  predict_all: bool = False) -> None:
         super().__init__()
         self.path = None if path in (None, "", "null") else str(path)
         self.target = target
         self.columns = {k: v for k, v in dict(columns or {}).items() if v}
         self.graph_cfg = {"k": 16, "space": "astrometry", **dict(graph or {})}
-        self.split_cfg = {"val": 0.15, "test": 0.15, "seed": 0, **dict(split or {})}
+        try:
+            k = int(self.graph_cfg["k"])
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"dataset.graph.k={self.graph_cfg['k']} must be an integer, e.g. 16") from exc
+        if k < 1:
+            raise ConfigError(f"dataset.graph.k={k} must be at least 1 (neighbours per node), e.g. dataset.graph.k=16")
+        self.split_cfg = {"val": 0.15, "test": 0.15, "seed": 0, "column": None, **dict(split or {})}
+        self.duplicates = str(duplicates)
+        if self.duplicates not in ("first", "drop", "keep"):
+            raise ConfigError(f"dataset.duplicates={duplicates} is not one of first, drop, keep")
+        self.target_threshold = None if target_threshold is None else float(target_threshold)
+        self.target_ignore = None if target_ignore is None else [float(v) for v in target_ignore]
+        if self.target_ignore is not None and (self.target_threshold is None or len(self.target_ignore) != 2):
+            raise ConfigError("dataset.target_ignore=[lo,hi] needs dataset.target_threshold= inside it")
         self.class_weights_mode = class_weights
         self.task_kind = task_kind
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
@@ -103,29 +128,48 @@ class NodeGraphDataModule(AstroDataModule):
         """Everything that changes the prepared graph (the cache key)."""
         return {"target": self.target, "columns": self.columns, "graph": self.graph_cfg,
                 "split": self.split_cfg, "task_kind": self.task_kind, "class_names": self.fixed_class_names,
-                "evaluate_all": self.evaluate_all, "predict_all": self.predict_all, "version": 2}
+                "evaluate_all": self.evaluate_all, "predict_all": self.predict_all, "duplicates": self.duplicates,
+                "threshold": [self.target_threshold, self.target_ignore],
+                "features": (self.fixed or {}).get("feature_names"), "version": 3}
 
     # -- preparation -------------------------------------------------------------------------------
     def _build(self) -> tuple[TensorDict, dict[str, Any]]:
         t0 = time.perf_counter()
-        table = self.load_table()
+        table = self._apply_row_policies(self.load_table())
         n = len(table.ids)
         meta: dict[str, Any] = {"feature_names": table.feature_names, "info": table.info}
-        meta["has_target"] = table.target is not None
-        if table.target is None:
+        target = table.target
+        meta["has_target"] = target is not None
+        if target is not None and self.target_threshold is not None:
+            target, n_band = threshold_labels(target, self.target, self.target_threshold, self.target_ignore)
+            meta["info"]["n_ignore_band"] = n_band
+        if target is None:
             y = torch.full((n,), -1, dtype=torch.long) if self.task_kind == "classification" else torch.full(
                 (n,), float("nan"))
             eligible = np.zeros(n, bool)
         elif self.task_kind == "classification":
-            codes, names, eligible = encode_labels(table.target, self.fixed_class_names, self.target)
+            if target.dtype.kind == "f" and self.target_threshold is None:
+                finite = target[np.isfinite(target)]
+                if len(finite) and np.any(np.mod(finite, 1) != 0):
+                    raise DataCheckError(f"target '{self.target}' has non-integer values ({finite.min():g} to "
+                                         f"{finite.max():g}); a probability is binarised with "
+                                         "dataset.target_threshold=0.5, a continuous value needs "
+                                         "task=node_regression")
+            codes, names, eligible = encode_labels(target, self.fixed_class_names, self.target)
             present = np.unique(codes[eligible])
             if len(present) < 2 and not self.fixed_class_names:
                 raise DataError(f"target '{self.target}' has {len(present)} class(es) after cuts; "
                                 "classification needs at least two (pick another dataset.target=)")
+            if self.fixed_class_names:
+                unseen = int((encode_labels(target, None, self.target)[2] & ~eligible).sum())
+                if unseen:
+                    log.warning("%d rows have a class the model never saw (not one of %s): not scored", unseen,
+                                ", ".join(self.fixed_class_names))
+                meta["info"]["n_unseen_class"] = unseen
             meta["class_names"] = names
             y = torch.from_numpy(codes)
         else:
-            vals = table.target.astype(np.float64) if table.target.dtype.kind in "fiu" else None
+            vals = target.astype(np.float64) if target.dtype.kind in "fiu" else None
             if vals is None:
                 raise DataError(f"target '{self.target}' is not numeric; a regression task needs numbers "
                                 "(use task=node_classification for labels)")
@@ -136,9 +180,12 @@ class NodeGraphDataModule(AstroDataModule):
         elif self.evaluate_all:
             masks = {"train": np.zeros(n, bool), "val": np.zeros(n, bool), "test": eligible.copy()}
         else:
-            strat = y.numpy() if self.task_kind == "classification" and table.target is not None else None
-            masks = split_masks(n, strat, self.split_cfg["val"], self.split_cfg["test"],
-                                int(self.split_cfg["seed"]), eligible)
+            strat = y.numpy() if self.task_kind == "classification" and target is not None else None
+            masks = self._split(table, strat, eligible, meta.get("class_names"))
+        k = int(self.graph_cfg["k"])
+        if k >= n:
+            raise DataCheckError(f"dataset.graph.k={k} is not below the {n} rows left: every node would link "
+                                 f"every other; use dataset.graph.k={max(1, min(16, n // 4))}")
         t1 = time.perf_counter()
         train = masks["train"] if masks["train"].any() else np.ones(n, bool)
         pts = table.graph_points
@@ -163,6 +210,42 @@ class NodeGraphDataModule(AstroDataModule):
         meta["prepare_seconds"] = time.perf_counter() - t0
         return TensorDict({"nodes": nodes, "edges": edges}, batch_size=[]), meta
 
+    def _apply_row_policies(self, table: NodeTable) -> NodeTable:
+        """``dataset.duplicates`` on ids (or whole feature rows when the file has no id column)."""
+        has_ids = table.info.get("id_column", "source_id") is not None
+        keys = table.ids if has_ids else table.features
+        if has_ids and len(table.ids) > 1 and (table.ids == table.ids[0]).all():
+            col = table.info.get("id_column")
+            raise DataCheckError(f"id column '{col}' holds the same value ({table.ids[0]}) in all {len(table.ids)} "
+                                 "rows; map the real id with dataset.columns.source_id=<column> (or remove the "
+                                 "column: rows are then keyed by number)")
+        keep, groups = duplicate_policy(keys, self.duplicates, "id" if has_ids else "row")
+        self._groups = groups[keep]
+        table.info["n_duplicate_rows"] = int(len(keep) - len(np.unique(groups)))
+        if keep.all():
+            return table
+        return NodeTable(features=table.features[keep], feature_names=table.feature_names,
+                         target=None if table.target is None else table.target[keep], ids=table.ids[keep],
+                         rows=table.rows[keep], graph_points=table.graph_points[keep], info=table.info,
+                         given_split=None if table.given_split is None else table.given_split[keep])
+
+    def _split(self, table: NodeTable, strat, eligible: np.ndarray, class_names) -> dict[str, np.ndarray]:
+        """The split column's split, or a seeded (stratified) one over whole duplicate groups."""
+        seed = int(self.split_cfg["seed"])
+        val, test = check_fractions(self.split_cfg["val"], self.split_cfg["test"])
+        if table.given_split is not None:
+            return given_split(table.given_split, str(self.split_cfg["column"]), strat, val, seed, eligible,
+                               class_names)
+        n = len(table.ids)
+        groups = getattr(self, "_groups", np.arange(n))
+        uniq, first = np.unique(groups, return_index=True)
+        if len(uniq) == n:
+            return split_masks(n, strat, val, test, seed, eligible, class_names)
+        sub = split_masks(len(first), None if strat is None else strat[first], val, test, seed, eligible[first],
+                          class_names)
+        pos = np.searchsorted(uniq, groups)
+        return {s: m[pos] & eligible for s, m in sub.items()}
+
     def prepare_data(self) -> None:
         """Write the embedded sample when no file is given (subclasses)."""
 
@@ -177,14 +260,21 @@ class NodeGraphDataModule(AstroDataModule):
             from astrolab.errors import CatalogNotFoundError
 
             raise CatalogNotFoundError(f"catalog file not found: '{path}'; check dataset.path=")
-        key = cache_key(file_checksum(path), self.data_config())
-        td, meta = self.cached_build("node_graph", key)
+        if Path(path).is_dir():
+            from astrolab.errors import EmptyCatalogError
+
+            raise EmptyCatalogError(f"'{path}' is a folder; dataset.path= must name one catalog file in it")
+        checksum = file_checksum(path)
+        key = cache_key(checksum, self.data_config())
+        td, meta = self.cached_build("node_graph", key, source=str(path), checksum=checksum)
         self.meta = meta
         self.feature_names = list(meta["feature_names"])
         self.class_names = meta.get("class_names") or self.fixed_class_names
         nodes = td["nodes"]
         train = nodes["train_mask"]
         x_raw = nodes["x_raw"]
+        if not self.fixed.get("scaler") and train.any():
+            check_constant_features(x_raw[train].numpy(), self.feature_names)
         self.scaler = self.fit_scaler(x_raw[train] if train.any() else x_raw, self.feature_names, ddof=1)
         mean = torch.tensor(self.scaler["mean"], dtype=torch.float64)
         std = torch.tensor(self.scaler["std"], dtype=torch.float64)
@@ -225,6 +315,11 @@ class NodeGraphDataModule(AstroDataModule):
                 "n_edges": int(self.graph["edges"].batch_size[0]), "features": self.feature_names,
                 "classes": self.class_names, "cache": self.meta.get("cache"),
                 "source": self.meta["info"].get("path"), "checksum": self.meta["info"].get("checksum"),
+                "file_columns": self.meta["info"].get("file_columns"),
+                "n_duplicate_rows": self.meta["info"].get("n_duplicate_rows"),
+                "n_unseen_class": self.meta["info"].get("n_unseen_class"),
+                "n_ignore_band": self.meta["info"].get("n_ignore_band"),
+                "split_column": self.split_cfg.get("column"),
                 "split_sizes": {s: int(self.graph["nodes", f"{s}_mask"].sum()) for s in ("train", "val", "test")}}
 
     def index_table(self):

@@ -29,7 +29,7 @@ from tensordict import TensorDict
 
 from astrolab.data.datamodules.base import AstroDataModule
 from astrolab.data.io import read_catalog
-from astrolab.data.splits import split_masks
+from astrolab.data.splits import check_constant_features, check_fractions, given_split, split_masks
 from astrolab.data.surveys.common import encode_labels
 from astrolab.data.surveys.sdss import BANDS, apply_sdss_schema, prepare_spectra
 from astrolab.errors import CatalogNotFoundError, ConfigError, DataError
@@ -55,13 +55,16 @@ class SDSSDataModule(AstroDataModule):
         spectra: use spectra when a spectra file exists (``false``: photometry only).
         spectra_path: FITS table with ``objid``, ``flux``, ``ivar`` (+ ``and_mask``); ``None``: the
             embedded sample's, or ``<stem>_spectra.fits`` next to ``path`` when it exists.
-        target: label column; ``None``: ``class`` for classification, ``z`` for regression.
+        target: label column; ``None``: ``class`` for classification, ``z`` for regression (``redshift``
+            when the file has it and ``z`` is a magnitude, as in the SkyServer shorthand export).
         classes: keep only these classes (e.g. ``[GALAXY]`` for a galaxy photo-z), ``None``: all.
         n_objects / seed / spectra_fraction: the embedded sample.
         spectrum_rebin: integer rebinning of the 69 km/s SDSS pixels (8 → 3841 pixels become 480).
         batch_size: objects per batch. columns: ``{SkyServer name: your column}``.
         n_stars: alias of ``n_objects`` (``debug=fast`` sets ``dataset.n_stars`` for every dataset).
-        split / class_weights / task_kind / cache_dir / fixed / evaluate_all: as for every data module.
+        split / class_weights / task_kind / cache_dir / fixed / evaluate_all: as for every data module
+            (``split.column``: keep the file's train/val/test column).
+        duplicates: rows sharing an objid: ``first`` | ``drop`` | ``keep`` (twins kept in one split).
     """
 
     data_kind = "objects"
@@ -73,7 +76,7 @@ class SDSSDataModule(AstroDataModule):
                  split: dict[str, Any] | None = None, class_weights: str = "auto",
                  task_kind: str = "classification", cache_dir: str | None = None, use_cache: bool = True,
                  fixed: dict[str, Any] | None = None, evaluate_all: bool = False, predict_all: bool = False,
-                 n_stars: int | None = None) -> None:
+                 n_stars: int | None = None, duplicates: str = "first") -> None:
         super().__init__()
         from astrolab.data.cache import default_cache_dir
 
@@ -84,7 +87,11 @@ class SDSSDataModule(AstroDataModule):
         self.use_spectra = bool(spectra)
         self.spectra_path = None if spectra_path in (None, "", "null") else str(spectra_path)
         self.task_kind = task_kind
+        self.target_given = target is not None
         self.target = target or ("class" if task_kind == "classification" else "z")
+        if duplicates not in ("first", "drop", "keep"):
+            raise ConfigError(f"dataset.duplicates={duplicates} is not one of first, drop, keep")
+        self.duplicates = duplicates
         self.classes = [str(c) for c in classes] if classes else None
         self.n_objects, self.seed, self.spectra_fraction = int(n_objects), int(seed), float(spectra_fraction)
         self.spectrum_rebin = int(spectrum_rebin)
@@ -92,7 +99,7 @@ class SDSSDataModule(AstroDataModule):
             raise ConfigError("dataset.spectrum_rebin must be a positive integer")
         self.batch_size = int(batch_size)
         self.columns = {k: v for k, v in dict(columns or {}).items() if v}
-        self.split_cfg = {"val": 0.15, "test": 0.15, "seed": 0, **dict(split or {})}
+        self.split_cfg = {"val": 0.15, "test": 0.15, "seed": 0, "column": None, **dict(split or {})}
         self.class_weights_mode = class_weights
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self.use_cache = use_cache
@@ -140,17 +147,27 @@ class SDSSDataModule(AstroDataModule):
         t0 = time.perf_counter()
         path = self.source_path()
         catalog = read_catalog(path)
+        if (not self.target_given and self.task_kind != "classification" and "redshift" in catalog
+                and ("z" not in catalog or "modelMag_z" not in catalog)):
+            self.target = "redshift"  # the SkyServer shorthand export: z is a magnitude there
+            log.info("photo-z target: column 'redshift' (dataset.target= to choose another)")
         has_target = self.target in catalog
         if not has_target and self.predict_all:
             log.info("no label column '%s' in %s: predicting without it", self.target, path.name)
-        elif not has_target:
-            raise DataError(f"{path.name} has no target column '{self.target}'; name it with dataset.target= "
-                            f"(columns: {', '.join(catalog.names[:20])})")
+        else:
+            from astrolab.data.surveys.common import require_target
+
+            require_target(catalog, self.target)
         mapped = {v for v in self.columns.values()}
         if self.target in mapped:
             raise ConfigError(f"dataset.target={self.target} is also mapped to an input column; a label "
                               "must come from an independent column")
-        table = apply_sdss_schema(catalog, self.columns, BANDS)
+        split_col = self.split_cfg.get("column")
+        if split_col and split_col not in catalog:
+            raise ConfigError(f"dataset.split.column={split_col}: no such column in {path.name}; name the column "
+                              "holding train/val/test")
+        table = apply_sdss_schema(catalog, self.columns, BANDS, exclude=[c for c in (self.target, split_col) if c],
+                                  features=self.fixed.get("feature_names") if self.fixed else None)
         rows = table.rows
         keep = np.ones(len(rows), bool)
         if self.classes:
@@ -161,24 +178,37 @@ class SDSSDataModule(AstroDataModule):
             if not keep.any():
                 raise DataError(f"no row of class {self.classes} in {path.name}; classes present: "
                                 f"{sorted(set(cls.tolist()))}")
+        from astrolab.data.splits import duplicate_policy
+
+        dup_keep, groups = duplicate_policy(table.ids[keep], self.duplicates, "objid")
+        n_dup = int(dup_keep.size - np.unique(groups).size)
+        idx = np.flatnonzero(keep)
+        keep[idx[~dup_keep]] = False
+        groups = groups[dup_keep]
         feats, ids, rows, coords = table.features[keep], table.ids[keep], rows[keep], table.coordinates[keep]
         n = len(ids)
+        unseen = 0
         self.has_target = has_target
+        if has_target:
+            raw_target = catalog.column(self.target)[rows]
         if not has_target:  # applying a model to a catalog without labels
             self.class_names = self.fixed_class_names
             y = (torch.full((n,), -1, dtype=torch.long) if self.task_kind == "classification"
                  else torch.full((n,), float("nan")))
             eligible = np.zeros(n, bool)
         elif self.task_kind == "classification":
-            raw_target = catalog.column(self.target)[rows]
             codes, names, eligible = encode_labels(raw_target, self.fixed_class_names, self.target)
             if len(np.unique(codes[eligible])) < 2 and not self.fixed_class_names:
                 raise DataError(f"target '{self.target}' has fewer than two classes; pick another "
                                 "dataset.target= or task=photo_z")
             self.class_names = names
             y = torch.from_numpy(codes)
+            if self.fixed_class_names:
+                unseen = int((encode_labels(raw_target, None, self.target)[2] & ~eligible).sum())
+                if unseen:
+                    log.warning("%d rows have a class the model never saw (not one of %s): not scored", unseen,
+                                ", ".join(self.fixed_class_names))
         else:
-            raw_target = catalog.column(self.target)[rows]
             if raw_target.dtype.kind not in "fiu":
                 raise DataError(f"target '{self.target}' is not numeric; photo-z needs dataset.target=z")
             vals = raw_target.astype(np.float64)
@@ -191,9 +221,22 @@ class SDSSDataModule(AstroDataModule):
             masks = {"train": np.zeros(n, bool), "val": np.zeros(n, bool), "test": eligible.copy()}
         else:
             strat = y.numpy() if self.task_kind == "classification" else None
-            masks = split_masks(n, strat, self.split_cfg["val"], self.split_cfg["test"],
-                                int(self.split_cfg["seed"]), eligible)
+            val, test = check_fractions(self.split_cfg["val"], self.split_cfg["test"])
+            seed = int(self.split_cfg["seed"])
+            if split_col:
+                masks = given_split(catalog.column(split_col)[rows], split_col, strat, val, seed, eligible,
+                                    self.class_names)
+            elif n_dup and self.duplicates == "keep":  # whole groups of twins in one split
+                uniq, first = np.unique(groups, return_index=True)
+                sub = split_masks(len(first), None if strat is None else strat[first], val, test, seed,
+                                  eligible[first], self.class_names)
+                pos = np.searchsorted(uniq, groups)
+                masks = {k: m[pos] & eligible for k, m in sub.items()}
+            else:
+                masks = split_masks(n, strat, val, test, seed, eligible, self.class_names)
         train = masks["train"]
+        if not self.fixed.get("scaler") and train.any():
+            check_constant_features(feats[train], table.feature_names)
         self.feature_names = table.feature_names
         self.scaler = self.fit_scaler(feats[train] if train.any() else feats, self.feature_names)
         mean, std = np.asarray(self.scaler["mean"]), np.asarray(self.scaler["std"])
@@ -246,7 +289,8 @@ class SDSSDataModule(AstroDataModule):
             self.class_weights = None
             self.target_stats = self.fit_target_stats(y[self.masks["train"]])
         self.info = {"path": str(path), "checksum": catalog.checksum, "n_input": table.n_input,
-                     "n_dropped_missing": table.n_dropped, "file_columns": table.file_columns}
+                     "n_dropped_missing": table.n_dropped, "file_columns": table.file_columns,
+                     "n_duplicate_rows": n_dup, "split_column": split_col, "n_unseen_class": unseen}
         self.data = td
         self.setup_seconds = time.perf_counter() - t0
 
@@ -272,7 +316,9 @@ class SDSSDataModule(AstroDataModule):
         return {"n_objects": int(self.data.batch_size[0]), "features": self.feature_names,
                 "classes": self.class_names, "target": self.target, "source": self.info["path"],
                 "checksum": self.info["checksum"], "n_dropped_missing": self.info["n_dropped_missing"],
-                "spectra": self.spectra_info, "cache": "none",
+                "spectra": self.spectra_info, "cache": "none", "file_columns": self.info["file_columns"],
+                "n_duplicate_rows": self.info["n_duplicate_rows"], "split_column": self.info["split_column"],
+                "n_unseen_class": self.info["n_unseen_class"],
                 "split_sizes": {s: int(m.sum()) for s, m in self.masks.items()}}
 
     def index_table(self):

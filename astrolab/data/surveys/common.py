@@ -13,10 +13,90 @@ from astrolab.errors import DataError, MissingColumnError
 log = logging.getLogger(__name__)
 
 
+def _hint(catalog, name: str, file_col: str, aliases) -> str:
+    available = list(catalog.names)
+    guess = [a for a in (aliases or {}).get(name, ()) if a in catalog]
+    guess = guess or [c for c in available if c.lower() == file_col.lower()]
+    guess = guess or difflib.get_close_matches(file_col, available, n=1, cutoff=0.6)
+    return f"dataset.columns.{name}={guess[0] if guess else '<column>'}"
+
+
+def _missing_error(catalog, missing: list[tuple[str, str]], aliases) -> MissingColumnError:
+    available = list(catalog.names)
+    shown = ", ".join(available[:25]) + (" …" if len(available) > 25 else "")
+    hints = " ".join(_hint(catalog, name, file_col, aliases) for name, file_col in missing)
+    return MissingColumnError(
+        f"{catalog.path.name}: missing required column(s) {', '.join(f for _, f in missing)}; the file has: "
+        f"{shown}; map them with {hints}")
+
+
+def recognise_columns(catalog, canonical: Sequence[str], required: Sequence[str],
+                      mapping: Mapping[str, str | None] | None,
+                      spellings: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+                      exclude: Sequence[str] = (), what: str = "") -> tuple[dict[str, str], dict[str, str]]:
+    """Map canonical names to the file's columns, recognising known spellings without a mapping.
+
+    Order per canonical name: an explicit ``mapping[name]`` (always wins; a mapped column that is absent
+    is an error), the canonical name itself, each spelling in ``spellings`` (``{spelling name: {canonical:
+    (file names, ...)}}``, first match wins), then the canonical name in another letter case. Columns in
+    ``exclude`` (the label) and columns already taken are never used. One log line says which spelling
+    was recognised. Raises :class:`MissingColumnError` naming every missing required column and the
+    ``dataset.columns.X=`` fix.
+
+    Returns:
+        ``({canonical: file column}, {canonical: spelling name})`` for the columns found.
+    """
+    mapping = {k: v for k, v in dict(mapping or {}).items() if v}
+    spellings = dict(spellings or {})
+    excluded = set(exclude)
+    lower = {}
+    for c in catalog.names:
+        lower.setdefault(c.lower(), c)
+    found: dict[str, str] = {}
+    used_spelling: dict[str, str] = {}
+    missing: list[tuple[str, str]] = []
+    taken = set(mapping.values())
+    for name in canonical:
+        if name in mapping:
+            if mapping[name] in catalog:
+                found[name] = mapping[name]
+                used_spelling[name] = "dataset.columns"
+            else:
+                missing.append((name, mapping[name]))
+            continue
+        candidates: list[tuple[str, str]] = [(name, "canonical")]
+        for spelling, names in spellings.items():
+            candidates += [(c, spelling) for c in names.get(name, ())]
+        if name.lower() in lower:
+            candidates.append((lower[name.lower()], "canonical (other letter case)"))
+        for col, spelling in candidates:
+            if col in catalog and col not in excluded and col not in taken:
+                found[name] = col
+                used_spelling[name] = spelling
+                taken.add(col)
+                break
+        else:
+            if name in required:
+                missing.append((name, name))
+    if missing:
+        aliases: dict[str, list[str]] = {}
+        for names in spellings.values():
+            for k, v in names.items():
+                aliases.setdefault(k, []).extend(v)
+        raise _missing_error(catalog, missing, aliases)
+    recognised: dict[str, list[str]] = {}
+    for name, spelling in used_spelling.items():
+        if spelling not in ("canonical", "dataset.columns"):
+            recognised.setdefault(spelling, []).append(f"{found[name]}→{name}")
+    for spelling, pairs in recognised.items():
+        log.info("%s%s: recognised %s column spellings: %s", what, catalog.path.name, spelling, ", ".join(pairs))
+    return found, used_spelling
+
+
 def resolve_columns(catalog, canonical: Sequence[str], required: Sequence[str],
                     mapping: Mapping[str, str | None] | None,
                     aliases: Mapping[str, Sequence[str]] | None = None) -> dict[str, str]:
-    """Map canonical names to the file's columns.
+    """Map canonical names to the file's columns (explicit ``mapping`` or the canonical name only).
 
     ``mapping[canonical]`` names the file column (default: the canonical name itself). Returns
     ``{canonical: file column}`` for the columns found; raises one error naming every missing
@@ -33,19 +113,19 @@ def resolve_columns(catalog, canonical: Sequence[str], required: Sequence[str],
         elif name in required:
             missing.append((name, file_col))
     if missing:
-        available = list(catalog.names)
-        hints = []
-        for name, file_col in missing:
-            guess = [a for a in (aliases or {}).get(name, ()) if a in catalog]
-            guess = guess or [c for c in available if c.lower() == file_col.lower()]
-            guess = guess or difflib.get_close_matches(file_col, available, n=1, cutoff=0.6)
-            hints.append(f"dataset.columns.{name}={guess[0] if guess else '<column>'}")
-        shown = ", ".join(available[:25]) + (" …" if len(available) > 25 else "")
-        raise MissingColumnError(
-            f"{catalog.path.name}: missing required column(s) "
-            f"{', '.join(f for _, f in missing)}; the file has: {shown}; map them with "
-            + " ".join(hints))
+        raise _missing_error(catalog, missing, aliases)
     return found
+
+
+def require_target(catalog, target: str) -> None:
+    """A missing label column: one line naming it, the columns there are and the ``dataset.target=`` fix."""
+    if target in catalog:
+        return
+    available = list(catalog.names)
+    guess = difflib.get_close_matches(target, available, n=1, cutoff=0.6)
+    shown = ", ".join(available[:25]) + (" …" if len(available) > 25 else "")
+    raise MissingColumnError(f"{catalog.path.name} has no label column '{target}'; name the label with "
+                             f"dataset.target={guess[0] if guess else '<column>'} (the file has: {shown})")
 
 
 def column_in_unit(catalog, file_col: str, unit: str | None) -> np.ndarray:

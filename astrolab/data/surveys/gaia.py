@@ -11,21 +11,29 @@ Canonical columns and units::
     phot_g_mean_mag, phot_bp_mean_mag, phot_rp_mean_mag, bp_rp   mag
     ruwe                           dimensionless
 
-Other spellings (VizieR's ``RA_ICRS``, ``Plx``, ``pmRA``, ``Gmag``, …) are mapped with
-``dataset.columns.<canonical>=<file column>``. Columns with units in the file (FITS, VOTable, ECSV) are
-converted to the canonical units.
+Known spellings are recognised without a mapping (:data:`SPELLINGS`: the Gaia archive's DR2/DR3 names in
+any letter case, VizieR/CDS ``Source, RA_ICRS, DE_ICRS, Plx, e_Plx, pmRA, pmDE, Gmag, BPmag, RPmag, BP-RP,
+RUWE, RV``); one log line says which. ``dataset.columns.<canonical>=<file column>`` always wins. The label
+column (``dataset.target``) is never used as an input. Columns with units in the file (FITS, VOTable,
+ECSV) are converted to the canonical units.
+
+Required: ``ra, dec, parallax, pmra, pmdec`` (every feature needs them). Everything else is optional: a
+missing (or all-NaN) input drops the features made from it with one log line (no ``bp_rp`` nor BP/RP
+magnitudes: no colour; no G: no absolute magnitude); no ``source_id``: rows are keyed by row number. A
+trained model's feature list (``features=``) is what evaluation and prediction then require.
 
 Quality cuts (configurable): ``parallax > 0``, ``parallax_over_error >= min_parallax_over_error``,
-``ruwe <= max_ruwe`` (skipped with a warning when the file has no ``ruwe``). Rows with NaN in a required
-feature column are dropped and counted in the log.
+``ruwe <= max_ruwe`` (skipped with a warning when the file has no ``ruwe``). Rows with NaN in an input of a
+used feature are dropped and counted per column in the log; a cut that removes every row names the column
+responsible and the setting to change.
 
 Features, in this fixed order (saved with the checkpoint):
 
     x_pc, y_pc, z_pc     Galactic Cartesian position of the star relative to the Sun (astropy;
                          distance = 1/parallax, adequate after the parallax_over_error cut)
     v_ra_kms, v_dec_kms  tangential velocity components 4.74047 · μ / ϖ (km/s)
-    bp_rp                colour (mag)
-    abs_g_mag            absolute G magnitude G + 5 log10(ϖ / 100 mas) (no extinction correction)
+    bp_rp                colour (mag)                                   [optional]
+    abs_g_mag            absolute G magnitude [optional] G + 5 log10(ϖ / 100 mas) (no extinction correction)
 
 Graph spaces: ``astrometry`` (ra·cos(dec), dec, parallax, pmra, pmdec, each standardised),
 ``xyz_pm`` (x, y, z, pmra, pmdec standardised), ``features`` (all standardised features),
@@ -41,8 +49,8 @@ from typing import Any
 
 import numpy as np
 
-from astrolab.data.surveys.common import column_in_unit, resolve_columns
-from astrolab.errors import DataError
+from astrolab.data.surveys.common import column_in_unit, recognise_columns, resolve_columns
+from astrolab.errors import DataCheckError, DataError, MissingColumnError
 
 log = logging.getLogger(__name__)
 
@@ -64,27 +72,42 @@ CANONICAL_UNITS: dict[str, str | None] = {
     "ruwe": None,
 }
 CANONICAL = tuple(CANONICAL_UNITS)
-#: spellings of the canonical columns in other services (VizieR I/355, ESA archive exports, TAP
-#: aliases); used to suggest the ``dataset.columns.X=`` fix, never applied silently
-ALIASES: dict[str, tuple[str, ...]] = {
-    "source_id": ("Source", "SOURCE_ID", "source"),
-    "ra": ("RA_ICRS", "RAdeg", "RA", "ra_icrs", "RAJ2000"),
-    "dec": ("DE_ICRS", "DEdeg", "DEC", "Dec", "de_icrs", "DEJ2000"),
-    "parallax": ("Plx", "plx", "PARALLAX"),
-    "parallax_error": ("e_Plx", "plx_error", "PARALLAX_ERROR"),
-    "pmra": ("pmRA", "PMRA", "pm_ra"),
-    "pmra_error": ("e_pmRA", "PMRA_ERROR"),
-    "pmdec": ("pmDE", "PMDEC", "pm_dec"),
-    "pmdec_error": ("e_pmDE", "PMDEC_ERROR"),
-    "radial_velocity": ("RV", "HRV", "rv", "dr2_radial_velocity"),
-    "phot_g_mean_mag": ("Gmag", "GMAG", "gmag", "phot_g_mag"),
-    "phot_bp_mean_mag": ("BPmag", "BPMAG"),
-    "phot_rp_mean_mag": ("RPmag", "RPMAG"),
-    "bp_rp": ("BP-RP", "BP_RP", "bprp"),
-    "ruwe": ("RUWE",),
+#: known spellings of the canonical columns, recognised without a mapping (first match wins; the canonical
+#: names themselves, in any letter case, come first: the Gaia archive's DR2/DR3 ``gaia_source`` names)
+SPELLINGS: dict[str, dict[str, tuple[str, ...]]] = {
+    "Gaia archive DR2/DR3": {
+        "radial_velocity": ("dr2_radial_velocity",),
+        "phot_g_mean_mag": ("phot_g_mag",),
+    },
+    "VizieR/CDS": {
+        "source_id": ("Source", "GaiaDR3", "GaiaDR2", "DR3Name", "DR2Name"),
+        "ra": ("RA_ICRS", "RAdeg", "RA_ICRS_deg", "_RA"),
+        "dec": ("DE_ICRS", "DEdeg", "DE_ICRS_deg", "_DE"),
+        "parallax": ("Plx", "plx"),
+        "parallax_error": ("e_Plx", "e_plx"),
+        "pmra": ("pmRA", "pmRA*", "pmra*"),
+        "pmra_error": ("e_pmRA",),
+        "pmdec": ("pmDE", "pmDec"),
+        "pmdec_error": ("e_pmDE",),
+        "radial_velocity": ("RV", "HRV"),
+        "phot_g_mean_mag": ("Gmag", "GMAG"),
+        "phot_bp_mean_mag": ("BPmag", "BPMAG"),
+        "phot_rp_mean_mag": ("RPmag", "RPMAG"),
+        "bp_rp": ("BP-RP", "BP_RP", "bprp"),
+        "ruwe": ("RUWE",),
+    },
 }
-REQUIRED = ("ra", "dec", "parallax", "pmra", "pmdec", "phot_g_mean_mag")
+#: every known spelling per canonical column (error hints)
+ALIASES: dict[str, tuple[str, ...]] = {
+    k: tuple(a for sp in SPELLINGS.values() for a in sp.get(k, ())) for k in CANONICAL_UNITS}
+REQUIRED = ("ra", "dec", "parallax", "pmra", "pmdec")
 FEATURES = ("x_pc", "y_pc", "z_pc", "v_ra_kms", "v_dec_kms", "bp_rp", "abs_g_mag")
+#: canonical inputs each feature needs (``bp_rp`` alternatively from the BP and RP magnitudes)
+FEATURE_NEEDS: dict[str, tuple[str, ...]] = {
+    "x_pc": ("ra", "dec", "parallax"), "y_pc": ("ra", "dec", "parallax"), "z_pc": ("ra", "dec", "parallax"),
+    "v_ra_kms": ("pmra", "parallax"), "v_dec_kms": ("pmdec", "parallax"), "bp_rp": ("bp_rp",),
+    "abs_g_mag": ("phot_g_mean_mag", "parallax"),
+}
 FEATURE_INPUTS = ("ra", "dec", "parallax", "pmra", "pmdec", "phot_g_mean_mag", "bp_rp",
                   "phot_bp_mean_mag", "phot_rp_mean_mag")
 GRAPH_SPACES = ("astrometry", "xyz_pm", "features", "xyz")
@@ -107,7 +130,7 @@ class GaiaTable:
     cut_counts: dict[str, int]
 
 
-def _features(cols: dict[str, np.ndarray]) -> np.ndarray:
+def _features(cols: dict[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
     import astropy.units as u
     from astropy.coordinates import SkyCoord
 
@@ -117,14 +140,35 @@ def _features(cols: dict[str, np.ndarray]) -> np.ndarray:
     xyz = coord.galactic.cartesian
     v_ra = (cols["pmra"] * u.mas / u.yr * dist).to_value(u.km / u.s, equivalencies=u.dimensionless_angles())
     v_dec = (cols["pmdec"] * u.mas / u.yr * dist).to_value(u.km / u.s, equivalencies=u.dimensionless_angles())
-    abs_g = cols["phot_g_mean_mag"] + 5.0 * np.log10(plx / 100.0)
-    return np.column_stack([xyz.x.to_value(u.pc), xyz.y.to_value(u.pc), xyz.z.to_value(u.pc),
-                            v_ra, v_dec, cols["bp_rp"], abs_g])
+    out = {"x_pc": xyz.x.to_value(u.pc), "y_pc": xyz.y.to_value(u.pc), "z_pc": xyz.z.to_value(u.pc),
+           "v_ra_kms": v_ra, "v_dec_kms": v_dec}
+    if "bp_rp" in names:
+        out["bp_rp"] = cols["bp_rp"]
+    if "abs_g_mag" in names:
+        out["abs_g_mag"] = cols["phot_g_mean_mag"] + 5.0 * np.log10(plx / 100.0)
+    return np.column_stack([out[n] for n in names])
+
+
+#: how to undo each cut, for the message when a cut removes every row
+_CUT_FIX = {
+    "parallax<=0": "check that dataset.columns.parallax= names the parallax in mas",
+    "parallax_over_error": "lower dataset.min_parallax_over_error= (null disables the cut)",
+    "ruwe": "raise dataset.max_ruwe= (null disables the cut)",
+}
+
+
+def _no_rows_error(catalog, steps: list[tuple[str, str, int]], n: int) -> DataCheckError:
+    """The cut that removed the most rows, named with its fix (``steps``: (reason, fix, removed))."""
+    reason, fix, removed = max(steps, key=lambda s: s[2])
+    others = "; ".join(f"{r}: {c}" for r, _, c in steps if c and r != reason)
+    return DataCheckError(f"{catalog.path.name}: no row is left: {reason} removes {removed} of {n} rows"
+                          f"{' (then ' + others + ')' if others else ''}; {fix}")
 
 
 def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
                       min_parallax_over_error: float | None = 5.0, max_ruwe: float | None = 1.4,
-                      extra_required: Sequence[str] = (), keep_rows: np.ndarray | None = None) -> GaiaTable:
+                      extra_required: Sequence[str] = (), keep_rows: np.ndarray | None = None,
+                      exclude: Sequence[str] = (), features: Sequence[str] | None = None) -> GaiaTable:
     """Validate, cut and featurise a Gaia catalog.
 
     Args:
@@ -134,8 +178,19 @@ def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
         extra_required: more file columns that must exist (e.g. the target).
         keep_rows: rows that must be valid for a row to be kept in addition to the cuts
             (``None``: all).
+        exclude: file columns never used as inputs (the label).
+        features: the exact features to build (a trained model's list; their inputs become required);
+            ``None``: every feature the file's columns allow.
     """
-    found = resolve_columns(catalog, CANONICAL, REQUIRED, columns, ALIASES)
+    required = set(REQUIRED)
+    if features is not None:
+        unknown = [f for f in features if f not in FEATURES]
+        if unknown:
+            raise DataError(f"unknown Gaia feature(s) {unknown} in the checkpoint; known: {', '.join(FEATURES)}")
+        for f in features:
+            if f != "bp_rp":
+                required.update(FEATURE_NEEDS[f])
+    found, _ = recognise_columns(catalog, CANONICAL, tuple(required), columns, SPELLINGS, exclude=exclude)
     for extra in extra_required:
         if extra not in catalog:
             resolve_columns(catalog, [extra], [extra], None)
@@ -144,36 +199,69 @@ def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
     for name, file_col in found.items():
         if name == "source_id":
             continue
-        cols[name] = column_in_unit(catalog, file_col, CANONICAL_UNITS[name])
-    if "bp_rp" not in cols:
-        if "phot_bp_mean_mag" in cols and "phot_rp_mean_mag" in cols:
-            cols["bp_rp"] = cols["phot_bp_mean_mag"] - cols["phot_rp_mean_mag"]
-        else:
-            resolve_columns(catalog, ["bp_rp"], ["bp_rp"], columns, ALIASES)
+        values = column_in_unit(catalog, file_col, CANONICAL_UNITS[name])
+        if not np.isfinite(values).any():
+            if name in required:
+                what = f"'{file_col}'" + (f" ({name})" if file_col != name else "")
+                raise DataCheckError(f"{catalog.path.name}: column {what} is all NaN (or absurd, |v| > 1e30); map "
+                                     f"a filled column with dataset.columns.{name}=")
+            log.warning("column '%s' (%s) is all NaN: treated as absent", file_col, name)
+            continue
+        cols[name] = values
+    if "bp_rp" not in cols and "phot_bp_mean_mag" in cols and "phot_rp_mean_mag" in cols:
+        cols["bp_rp"] = cols["phot_bp_mean_mag"] - cols["phot_rp_mean_mag"]
+    names = [f for f in FEATURES if all(c in cols for c in FEATURE_NEEDS[f])]
+    available = list(names)
+    if features is not None:
+        missing = [f for f in features if f not in names]
+        if missing:  # only bp_rp can get here: its inputs have two spellings
+            raise MissingColumnError(f"{catalog.path.name}: the model was trained with feature(s) "
+                                     f"{', '.join(missing)} but the file has no bp_rp (nor phot_bp_mean_mag and "
+                                     "phot_rp_mean_mag); map it with dataset.columns.bp_rp=<column>")
+        names = list(features)
+    dropped = [f for f in FEATURES if f not in names]
+    if dropped:
+        why = {"bp_rp": "no bp_rp nor phot_bp_mean_mag + phot_rp_mean_mag",
+               "abs_g_mag": "no phot_g_mean_mag"}
+        log.warning("features %s left out (%s); features used: %s", ", ".join(dropped),
+                    "; ".join("not among the trained model's features" if f in available else why[f]
+                              for f in dropped), ", ".join(names))
     if "source_id" in found:
-        ids = catalog.data[found["source_id"]].numpy()
-        if ids.dtype.kind != "i":
+        ids = catalog.data[found["source_id"]].numpy() if found["source_id"] in catalog.data.keys() else None
+        if ids is None or ids.dtype.kind != "i":
             raise DataError(f"source_id column '{found['source_id']}' is not an integer column; "
-                            "ids must stay exact (int64)")
+                            "ids must stay exact (int64): map an integer id with dataset.columns.source_id=")
     else:
         log.warning("no source_id column; predictions will be keyed by row number")
         ids = np.arange(n, dtype=np.int64)
 
     keep = np.ones(n, dtype=bool) if keep_rows is None else keep_rows.copy()
     counts: dict[str, int] = {}
-    needed = ["ra", "dec", "parallax", "pmra", "pmdec", "phot_g_mean_mag", "bp_rp"]
-    finite = np.all([np.isfinite(cols[c]) for c in needed], axis=0)
-    counts["nan_in_required_feature"] = int((keep & ~finite).sum())
-    keep &= finite
+    steps: list[tuple[str, str, int]] = []
+    needed = sorted({c for f in names for c in FEATURE_NEEDS[f]}, key=list(CANONICAL).index)
+    for c in needed:
+        bad = keep & ~np.isfinite(cols[c])
+        if bad.any():
+            counts[f"nan_in_{c}"] = int(bad.sum())
+            src = found.get(c, "phot_bp_mean_mag - phot_rp_mean_mag")
+            fix = (f"map a filled column with dataset.columns.{c}=" if c in REQUIRED else
+                   f"remove column '{src}' from the file to train without its features")
+            steps.append((f"NaN in {src}", fix, int(bad.sum())))
+        keep &= ~bad
+    counts["nan_in_required_feature"] = sum(v for k, v in counts.items() if k.startswith("nan_in_"))
     with np.errstate(invalid="ignore", divide="ignore"):
         positive = cols["parallax"] > 0
         counts["parallax<=0"] = int((keep & ~positive).sum())
+        steps.append((f"{found['parallax']} <= 0", _CUT_FIX["parallax<=0"], counts["parallax<=0"]))
         keep &= positive
         if min_parallax_over_error is not None:
             if "parallax_error" in cols:
                 poe = cols["parallax"] / cols["parallax_error"]
                 ok = poe >= min_parallax_over_error
-                counts[f"parallax_over_error<{min_parallax_over_error}"] = int((keep & ~ok).sum())
+                key = f"parallax_over_error<{min_parallax_over_error}"
+                counts[key] = int((keep & ~ok).sum())
+                steps.append((f"{found['parallax']}/{found['parallax_error']} < {min_parallax_over_error}",
+                              _CUT_FIX["parallax_over_error"], counts[key]))
                 keep &= ok
             else:
                 log.warning("no parallax_error column: parallax_over_error cut skipped")
@@ -181,18 +269,20 @@ def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
             if "ruwe" in cols:
                 ok = ~(cols["ruwe"] > max_ruwe)
                 counts[f"ruwe>{max_ruwe}"] = int((keep & ~ok).sum())
+                steps.append((f"{found['ruwe']} > {max_ruwe}", _CUT_FIX["ruwe"], counts[f"ruwe>{max_ruwe}"]))
                 keep &= ok
             else:
                 log.warning("no ruwe column: ruwe cut skipped")
     for reason, count in counts.items():
-        if count:
+        if count and reason != "nan_in_required_feature":
             log.info("dropped %d rows: %s", count, reason)
     if not keep.any():
-        raise DataError(f"{catalog.path.name}: no rows left after quality cuts {counts}; relax "
-                        "dataset.min_parallax_over_error / dataset.max_ruwe")
+        if keep_rows is not None and not keep_rows.any():
+            raise DataCheckError(f"{catalog.path.name}: no row is selected before the cuts")
+        raise _no_rows_error(catalog, steps, int(n if keep_rows is None else keep_rows.sum()))
     rows = np.flatnonzero(keep)
     kept = {k: v[rows] for k, v in cols.items()}
-    return GaiaTable(ids=ids[rows].astype(np.int64), features=_features(kept), feature_names=list(FEATURES),
+    return GaiaTable(ids=ids[rows].astype(np.int64), features=_features(kept, names), feature_names=names,
                      columns=kept, rows=rows, file_columns=found, n_input=n, cut_counts=counts)
 
 
@@ -201,7 +291,7 @@ def graph_space(table: GaiaTable, space: str) -> np.ndarray:
     them with training-split statistics, except ``xyz`` which stays in parsec."""
     c = table.columns
     if space == "xyz":
-        return table.features[:, :3]
+        return table.features[:, :3]  # x, y, z always come first
     if space == "features":
         return table.features
     if space == "astrometry":
@@ -216,4 +306,4 @@ def graph_space(table: GaiaTable, space: str) -> np.ndarray:
 
 
 def describe_columns() -> dict[str, Any]:
-    return {"canonical": CANONICAL_UNITS, "required": REQUIRED, "features": FEATURES}
+    return {"canonical": CANONICAL_UNITS, "required": REQUIRED, "features": FEATURES, "spellings": SPELLINGS}
