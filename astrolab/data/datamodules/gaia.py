@@ -86,6 +86,8 @@ class GaiaDataModule(NodeGraphDataModule):
         info = {"path": str(self.source_path()), "checksum": catalog.checksum, "n_input": table.n_input,
                 "n_kept": int(len(table.ids)), "cuts": table.cut_counts, "file_columns": table.file_columns,
                 "id_column": table.file_columns.get("source_id"), "n_absurd": catalog.absurd}
+        if self.predict_all:  # why each unscored row was removed, for the predictions' status column
+            info["removed_rows"] = [[r, why] for r, why in sorted(table.removed.items())]
         return NodeTable(features=table.features, feature_names=table.feature_names, target=raw_target,
                          ids=table.ids, rows=table.rows.astype(np.int64), graph_points=points, info=info,
                          given_split=None if not split_col else catalog.column(split_col)[table.rows])

@@ -322,6 +322,10 @@ class NodeGraphDataModule(AstroDataModule):
                 "split_column": self.split_cfg.get("column"),
                 "split_sizes": {s: int(self.graph["nodes", f"{s}_mask"].sum()) for s in ("train", "val", "test")}}
 
+    def row_status(self) -> dict[int, str]:
+        """Why input rows were not scored (row → reason), where the survey schema recorded it."""
+        return {int(r): str(why) for r, why in self.meta["info"].get("removed_rows", [])}
+
     def index_table(self):
         """One row per node (``index`` order): exact ``id``, ``row`` in the file, ``split`` and the
         label or value as read (``true``; empty when the file has none)."""

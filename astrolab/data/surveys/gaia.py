@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -128,6 +128,8 @@ class GaiaTable:
     file_columns: dict[str, str]    # canonical -> file column actually used
     n_input: int
     cut_counts: dict[str, int]
+    #: why each input row that is not in ``rows`` was removed (row number → reason), for predictions
+    removed: dict[int, str] = field(default_factory=dict)
 
 
 def _features(cols: dict[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
@@ -236,6 +238,11 @@ def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
         ids = np.arange(n, dtype=np.int64)
 
     keep = np.ones(n, dtype=bool) if keep_rows is None else keep_rows.copy()
+    why_removed = np.full(n, "", dtype=object)
+
+    def _why(removed: np.ndarray, text: str) -> None:
+        why_removed[removed & (why_removed == "")] = text
+
     counts: dict[str, int] = {}
     steps: list[tuple[str, str, int]] = []
     needed = sorted({c for f in names for c in FEATURE_NEEDS[f]}, key=list(CANONICAL).index)
@@ -247,12 +254,14 @@ def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
             fix = (f"map a filled column with dataset.columns.{c}=" if c in REQUIRED else
                    f"remove column '{src}' from the file to train without its features")
             steps.append((f"NaN in {src}", fix, int(bad.sum())))
+            _why(bad, f"not scored: no value in {src}")
         keep &= ~bad
     counts["nan_in_required_feature"] = sum(v for k, v in counts.items() if k.startswith("nan_in_"))
     with np.errstate(invalid="ignore", divide="ignore"):
         positive = cols["parallax"] > 0
         counts["parallax<=0"] = int((keep & ~positive).sum())
         steps.append((f"{found['parallax']} <= 0", _CUT_FIX["parallax<=0"], counts["parallax<=0"]))
+        _why(keep & ~positive, f"not scored: {found['parallax']} <= 0")
         keep &= positive
         if min_parallax_over_error is not None:
             if "parallax_error" in cols:
@@ -262,6 +271,7 @@ def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
                 counts[key] = int((keep & ~ok).sum())
                 steps.append((f"{found['parallax']}/{found['parallax_error']} < {min_parallax_over_error}",
                               _CUT_FIX["parallax_over_error"], counts[key]))
+                _why(keep & ~ok, f"not scored: parallax_over_error < {min_parallax_over_error} (quality cut)")
                 keep &= ok
             else:
                 log.warning("no parallax_error column: parallax_over_error cut skipped")
@@ -270,6 +280,7 @@ def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
                 ok = ~(cols["ruwe"] > max_ruwe)
                 counts[f"ruwe>{max_ruwe}"] = int((keep & ~ok).sum())
                 steps.append((f"{found['ruwe']} > {max_ruwe}", _CUT_FIX["ruwe"], counts[f"ruwe>{max_ruwe}"]))
+                _why(keep & ~ok, f"not scored: {found['ruwe']} > {max_ruwe} (quality cut)")
                 keep &= ok
             else:
                 log.warning("no ruwe column: ruwe cut skipped")
@@ -283,7 +294,8 @@ def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
     rows = np.flatnonzero(keep)
     kept = {k: v[rows] for k, v in cols.items()}
     return GaiaTable(ids=ids[rows].astype(np.int64), features=_features(kept, names), feature_names=names,
-                     columns=kept, rows=rows, file_columns=found, n_input=n, cut_counts=counts)
+                     columns=kept, rows=rows, file_columns=found, n_input=n, cut_counts=counts,
+                     removed={int(r): str(why_removed[r]) for r in np.flatnonzero(~keep) if why_removed[r]})
 
 
 def graph_space(table: GaiaTable, space: str) -> np.ndarray:
