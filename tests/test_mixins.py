@@ -11,7 +11,7 @@ from tensordict import TensorDict
 
 from astrolab.errors import ConfigError
 from astrolab.models import AstroNodeGNN
-from astrolab.models.components.losses import FocalLoss, HeteroscedasticGaussianNLL, PhotoZLoss, class_balanced_weights
+from astrolab.tasks.losses import FocalLoss, HeteroscedasticGaussianNLL, PhotoZLoss, class_balanced_weights
 from astrolab.tasks import NodeClassification, NodeRegression
 
 

@@ -60,7 +60,7 @@ class ClassificationTask(Task):
 
     def configure_losses(self) -> nn.Module:
         if self.loss == "focal":
-            from astrolab.models.components.losses import FocalLoss
+            from astrolab.tasks.losses import FocalLoss
 
             return FocalLoss(self.focal_gamma, as_tensor(self.class_weights))
         return nn.CrossEntropyLoss(weight=as_tensor(self.class_weights),

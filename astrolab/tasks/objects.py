@@ -84,7 +84,7 @@ class PhotoZ(RegressionTask):
 
     def configure_losses(self) -> nn.Module:
         if self.photo_z_loss.startswith("dz1pz"):
-            from astrolab.models.components.losses import PhotoZLoss
+            from astrolab.tasks.losses import PhotoZLoss
 
             return PhotoZLoss("mse" if self.photo_z_loss == "dz1pz_mse" else "huber", self.huber_delta)
         return super().configure_losses()

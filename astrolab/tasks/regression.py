@@ -71,11 +71,11 @@ class RegressionTask(Task):
 
     def configure_losses(self) -> nn.Module:
         if self.loss == "nll":
-            from astrolab.models.components.losses import HeteroscedasticGaussianNLL
+            from astrolab.tasks.losses import HeteroscedasticGaussianNLL
 
             return HeteroscedasticGaussianNLL()
         if self.loss == "photo_z":
-            from astrolab.models.components.losses import PhotoZLoss
+            from astrolab.tasks.losses import PhotoZLoss
 
             return PhotoZLoss("huber")
         return nn.HuberLoss(delta=self.huber_delta) if self.loss == "huber" else nn.MSELoss()

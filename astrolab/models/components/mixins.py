@@ -341,26 +341,26 @@ class AstronomicalLossMixin:
 
     @staticmethod
     def gaussian_nll(pred: Tensor, target: Tensor, target_err: Tensor | None = None) -> Tensor:
-        from astrolab.models.components.losses import HeteroscedasticGaussianNLL
+        from astrolab.tasks.losses import HeteroscedasticGaussianNLL
 
         return HeteroscedasticGaussianNLL()(pred, target, target_err)
 
     @staticmethod
     def focal_loss(logits: Tensor, target: Tensor, gamma: float = 2.0,
                    weight: Sequence[float] | Tensor | None = None) -> Tensor:
-        from astrolab.models.components.losses import FocalLoss
+        from astrolab.tasks.losses import FocalLoss
 
         return FocalLoss(gamma, weight)(logits, target)
 
     @staticmethod
     def class_balanced_weights(counts: Sequence[int] | Tensor, beta: float = 0.999) -> Tensor:
-        from astrolab.models.components.losses import class_balanced_weights
+        from astrolab.tasks.losses import class_balanced_weights
 
         return class_balanced_weights(counts, beta)
 
     @staticmethod
     def photo_z_loss(z_pred: Tensor, z_true: Tensor, kind: str = "huber", delta: float = 0.05) -> Tensor:
-        from astrolab.models.components.losses import PhotoZLoss
+        from astrolab.tasks.losses import PhotoZLoss
 
         return PhotoZLoss(kind, delta)(z_pred, z_true)
 
