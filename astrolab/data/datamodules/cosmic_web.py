@@ -209,7 +209,7 @@ class CosmicWebDataModule(AstroDataModule):
 
         from astrolab.data.graphs import knn_graph, radius_graph
         from astrolab.data.io import read_catalog
-        from astrolab.models.cosmic_web_gnn import scale_key
+        from astrolab.keys import scale_key
 
         self.prepare_data()
         cat = read_catalog(self.source_path())
