@@ -20,7 +20,6 @@ import json
 import logging
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -128,12 +127,9 @@ class OptimizationMixin:
 
 
 class VisualizationMixin:
-    """``save_plots(run_dir, datamodule)``: the run's PNGs (see :mod:`astrolab.plots`)."""
-
-    def save_plots(self, run_dir: str | Path, datamodule=None, task=None) -> list[Path]:
-        from astrolab.plots import save_run_plots
-
-        return save_run_plots(run_dir, self, task or self.task, datamodule)
+    """Plots of a run. The model draws nothing itself: the run session writes the predictions table and
+    :func:`astrolab.plots.save_run_plots` draws every figure from it (models never import plots, which
+    read catalogs through data/). Kept as the design's name; it adds no methods."""
 
 
 # -- HPO --------------------------------------------------------------------------------------------------
