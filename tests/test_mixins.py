@@ -12,7 +12,8 @@ from tensordict import TensorDict
 from astrolab.errors import ConfigError
 from astrolab.models import AstroNodeGNN
 from astrolab.tasks.losses import FocalLoss, HeteroscedasticGaussianNLL, PhotoZLoss, class_balanced_weights
-from astrolab.tasks import NodeClassification, NodeRegression
+from task_helpers import node_classification as NodeClassification
+from task_helpers import node_regression as NodeRegression
 
 
 def random_graph(n: int = 300, f: int = 7, k: int = 8, classes: int = 3, seed: int = 0) -> TensorDict:

@@ -106,6 +106,16 @@ class AstroBaseModel(StandardModelMixin, HPOModelMixin, AstronomicalModelMixin, 
         self.configure_losses()
         self.configure_metrics()
 
+    def setup(self, stage: str) -> None:
+        """A task built without batch keys (``AstroNodeGNN(task="node_classification")``) reads them from
+        the data module the Trainer attached (its ``batch_keys``: the data owns the batch contract)."""
+        if getattr(self.task, "target_key", True) is None:
+            trainer = getattr(self, "_trainer", None)
+            keys = getattr(getattr(trainer, "datamodule", None), "batch_keys", None)
+            if keys:
+                self.task.use_batch_keys(keys)
+        super().setup(stage)
+
     # -- torchgeo-style configuration --------------------------------------------------------------
     def configure_models(self) -> None:
         """Build the networks (families override)."""

@@ -154,10 +154,14 @@ class AnalysisPipeline:
         from astrolab.config import load_group_option
         from astrolab.utils.instantiate import instantiate
 
-        dm = instantiate(self._dataset_cfg(), task_kind=self._task_kind())
+        task_cfg = load_group_option("task", self.task_name)
+        data_cfg = self._dataset_cfg()
+        extra = ({"target": task_cfg.data_target} if task_cfg.get("data_target") and "target" in data_cfg
+                 and data_cfg.target is None else {})
+        dm = instantiate(data_cfg, task_kind=self._task_kind(), **extra)
         dm.prepare_data()
         dm.setup("fit")
-        task = instantiate(load_group_option("task", self.task_name), **dm.task_kwargs())
+        task = instantiate(task_cfg, **dm.task_kwargs()).use_batch_keys(dm.batch_keys)
         if self.model_type is None:
             families = task_families()[task.name]
             kinds = getattr(dm, "data_kind", None)
