@@ -13,7 +13,7 @@ from torch import nn
 from astrolab.data.datamodules import GaiaDataModule
 from astrolab.models.components.mixins import AstronomicalModelMixin, HPOModelMixin
 from astrolab.models.core import AstroBaseModel
-from astrolab.tasks import NodeClassification
+from astrolab.tasks import ClassificationTask
 
 
 class CustomAstroModel(AstroBaseModel, HPOModelMixin, AstronomicalModelMixin):
@@ -42,7 +42,8 @@ class CustomAstroModel(AstroBaseModel, HPOModelMixin, AstronomicalModelMixin):
 def main(n_stars: int = 3000, max_epochs: int = 30) -> dict:
     dm = GaiaDataModule(n_stars=n_stars)
     dm.setup("fit")
-    task = NodeClassification(**dm.task_kwargs(), loss="focal")
+    task = ClassificationTask(name="node_classification", **dm.task_kwargs(), loss="focal")
+    task.use_batch_keys(dm.batch_keys)  # where this data module's batches hold the targets and split masks
     model = CustomAstroModel(task=task, num_features=dm.num_features, optimizer="adamw", lr=5e-3,
                              augmentation={"photometric_noise": {"op": "resample", "key": ["nodes", "x"],
                                                                  "cols": [5, 6], "sigma": 0.02}})

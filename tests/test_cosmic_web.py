@@ -141,6 +141,7 @@ def test_encoder_shapes_and_gradients(tmp_path, fusion):
                                     hidden_dim=8, fusion=fusion)
     out = model(dm.graph)
     assert out.shape == (1500, 4)
+    model.task.use_batch_keys(dm.batch_keys)
     pred, target = model.task.select(dm.graph, out, "train")
     model.criterion(pred, target).backward()
     for name, p in model.named_parameters():
@@ -155,6 +156,20 @@ def test_model_names_missing_scale(tmp_path):
     model = create_cosmic_web_model(num_features=dm.num_features, num_classes=4, scales=[4, 16])
     with pytest.raises(ConfigError, match="dataset.scales"):
         model(dm.graph)
+
+
+def test_one_data_module_serves_both_web_tasks_without_knowing_their_names(tmp_path):
+    from astrolab.tasks import ClassificationTask, FilamentDetection
+
+    dm = _tiny_box(tmp_path)
+    kw = dm.task_kwargs()
+    web = ClassificationTask(name="cosmic_web_classification", **kw).use_batch_keys(dm.batch_keys)
+    fil = FilamentDetection(**kw).use_batch_keys(dm.batch_keys)
+    assert web.output_dim() == 4 and fil.output_dim() == 1
+    counts = kw["class_counts"]
+    assert fil.pos_weight == pytest.approx((sum(counts) - counts[2]) / counts[2])
+    _, y = fil.select(dm.graph, torch.zeros(1500), "train")
+    assert set(y.unique().tolist()) <= {0, 1} and len(y) == int(dm.graph["nodes", "train_mask"].sum())
 
 
 def test_filament_detection_task_binarises_and_baseline():

@@ -10,7 +10,7 @@ from astrolab.data.datamodules.clusters import collate_graphs
 from astrolab.data.graphs import knn_graph
 from astrolab.models import AstroGraphGNN
 from astrolab.models.components.pooling import POOLINGS, GraphPooling
-from astrolab.tasks import AnomalyDetection, GraphClassification, GraphRegression
+from astrolab.tasks import AnomalyDetection, ClassificationTask, RegressionTask
 from tests.conftest import read_summary
 
 F = 6
@@ -36,7 +36,8 @@ def _model(task="graph_classification", **kw):
 def test_design_example_builds_and_runs():
     m = AstroGraphGNN(num_features=128, num_classes=7, hidden_dim=256, num_layers=3, conv_type="gat", heads=4,
                       pooling="mean", dropout=0.2)
-    assert isinstance(m.task, GraphClassification) and m.task.num_classes == 7
+    assert isinstance(m.task, ClassificationTask) and m.task.name == "graph_classification"
+    assert m.task.level == "graph" and m.task.num_classes == 7
     batch = collate_graphs([{**_graph(9, i), "x": torch.randn(9, 128)} for i in range(2)])
     assert m(batch).shape == (2, 7)
 
@@ -54,11 +55,11 @@ def test_shapes_and_gradient_flow(conv_type, pooling):
     assert not missing
 
 
-@pytest.mark.parametrize("task, cls, shape", [("graph_regression", GraphRegression, (3,)),
+@pytest.mark.parametrize("task, cls, shape", [("graph_regression", RegressionTask, (3,)),
                                               ("anomaly_detection", AnomalyDetection, (3,))])
 def test_other_tasks_shapes_and_gradients(task, cls, shape):
     m = _model(task=task).train()
-    assert isinstance(m.task, cls)
+    assert isinstance(m.task, cls) and m.task.name == task
     out = m(_batch())
     assert out.shape == shape
     out.mean().backward()

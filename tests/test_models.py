@@ -10,7 +10,8 @@ from astrolab.data.graphs import knn_graph
 from astrolab.errors import IncompatibleError
 from astrolab.models import AstroNodeGNN, ClassificationHead, EnhancedMLPBlock, RegressionHead
 from astrolab.models.components import CONV_TYPES, ModernGraphEncoder
-from astrolab.tasks import NodeClassification, NodeRegression
+from task_helpers import node_classification as NodeClassification
+from task_helpers import node_regression as NodeRegression
 
 
 def _graph(n=60, f=5, classes=3, seed=0) -> TensorDict:
@@ -115,3 +116,53 @@ def test_bf16_autocast_on_cpu(conv):
     loss.backward()
     assert torch.isfinite(out.float()).all() and torch.isfinite(loss)
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_task_reads_the_keys_the_data_module_declares(tmp_path):
+    """The data owns the batch contract: a task built by name takes the attached data module's keys."""
+    import lightning as L
+
+    from astrolab.errors import ConfigError
+
+    class RenamedKeys(L.LightningDataModule):
+        batch_keys = {"target": ("nodes", "label"), "mask": ("nodes", "is_{stage}"), "id": None}
+
+        def _batch(self):
+            g = _graph()
+            nodes = g["nodes"]
+            renamed = {"x": nodes["x"], "label": nodes["y"]}
+            renamed.update({f"is_{s}": nodes[f"{s}_mask"] for s in ("train", "val", "test")})
+            return TensorDict({"nodes": TensorDict(renamed, batch_size=nodes.batch_size), "edges": g["edges"]},
+                              batch_size=[])
+
+        def train_dataloader(self):
+            return torch.utils.data.DataLoader([self._batch()], batch_size=None, collate_fn=lambda b: b)
+
+        val_dataloader = train_dataloader
+
+    model = AstroNodeGNN(task="node_classification", num_features=5, num_classes=3, conv_type="gcn", hidden_dim=8)
+    assert model.task.target_key is None
+    with pytest.raises(ConfigError, match="target_key"):
+        model.task.select(_graph(), torch.zeros(60, 3), "train")
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, default_root_dir=str(tmp_path))
+    trainer.fit(model, datamodule=RenamedKeys())
+    assert model.task.target_key == ("nodes", "label") and model.task.mask_key == ("nodes", "is_{stage}")
+    assert torch.isfinite(trainer.callback_metrics["val/loss"])
+
+
+def test_every_data_module_declares_its_batch_keys():
+    import inspect
+
+    import astrolab.data.datamodules as dms
+    from astrolab.data.datamodules.base import AstroDataModule
+
+    classes = [c for _, c in inspect.getmembers(dms, inspect.isclass) if issubclass(c, AstroDataModule)
+               and c is not AstroDataModule]
+    assert len(classes) >= 6
+    for cls in classes:
+        keys = cls.batch_keys
+        assert {"target", "mask", "id"} <= set(keys), cls.__name__
+        assert isinstance(keys["target"], tuple) and keys["target"], cls.__name__
+        for alt in cls.batch_keys_by_target.values():
+            assert set(alt) <= {"target", "mask", "id"}, cls.__name__

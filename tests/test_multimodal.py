@@ -189,6 +189,16 @@ def test_create_survey_specific_model():
         create_survey_specific_model("hubble")
 
 
+def test_survey_model_defaults_match_the_data_feature_lists():
+    """models/ duplicates the embedded samples' feature counts (it may not import data/): keep them equal."""
+    from astrolab.data.surveys.gaia import FEATURES
+    from astrolab.data.surveys.sdss import BANDS
+    from astrolab.models.multimodal import DEFAULT_NUM_FEATURES
+
+    assert DEFAULT_NUM_FEATURES["gaia"] == len(FEATURES)
+    assert DEFAULT_NUM_FEATURES["sdss"] == 4 * len(BANDS)  # mags, colours, psf-model, log errors, petroRad
+
+
 def test_incompatible_pairs_fail_in_one_line():
     from omegaconf import OmegaConf
 

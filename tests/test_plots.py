@@ -75,11 +75,13 @@ def gaia_dm(tmp_path_factory):
 
 def test_save_run_plots_for_gaia(tmp_path, gaia_dm):
     from astrolab.models import AstroNodeGNN
-    from astrolab.tasks import NodeClassification
+    from astrolab.tasks import ClassificationTask
 
-    task = NodeClassification(**gaia_dm.task_kwargs())
+    task = ClassificationTask(name="node_classification", **gaia_dm.task_kwargs()).use_batch_keys(gaia_dm.batch_keys)
     model = AstroNodeGNN(task=task, num_features=gaia_dm.num_features, hidden_dim=16, num_layers=1)
-    paths = model.save_plots(tmp_path, datamodule=gaia_dm)
+    from astrolab.plots import save_run_plots
+
+    paths = save_run_plots(tmp_path, model, task, gaia_dm)
     assert {p.name for p in paths} == {"confusion_matrix.png", "gaia_cmd.png", "gaia_sky.png",
                                        "gaia_proper_motion.png"}
     for p in paths:

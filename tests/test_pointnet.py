@@ -81,6 +81,10 @@ def test_shapes_and_gradient_flow(task, shape):
     batch = _batch()
     out = model(batch)
     assert out.shape == shape
+    from astrolab.data.datamodules import GalaxyCloudDataModule as G
+
+    # the task config names the target it needs (data_target); the data module says where it is in a batch
+    model.task.use_batch_keys({**G.batch_keys, **G.batch_keys_by_target[model.task.data_target]})
     pred, target = model.task.select(batch, out, "train")
     loss = model.criterion(pred, model.task.loss_target(target))
     loss.backward()
@@ -151,14 +155,15 @@ def test_galaxy_file_labels_and_registration_targets(tmp_path):
     assert set(morph[comp == "stream"]) == {"merger"}
     assert "disk" not in set(comp[morph == "elliptical"])
 
-    dm = GalaxyCloudDataModule(path=str(path), n_points=128, task_name="point_segmentation", batch_size=4)
+    dm = GalaxyCloudDataModule(path=str(path), n_points=128, target="component", batch_size=4)
     dm.setup()
     assert dm.num_features == 3 and dm.preprocessing()["feature_names"] == ["x", "y", "z"]
-    assert dm.class_names == sorted(COMPONENTS)
+    assert dm.class_names == sorted(COMPONENTS) and dm.batch_keys["target"] == ("points", "y")
     b = next(iter(dm.test_dataloader()))
     assert b["points", "pos"].shape[1:] == (128, 3) and b["points", "y"].shape[1] == 128
 
-    reg = GalaxyCloudDataModule(path=str(path), n_points=128, task_name="point_registration", batch_size=4,
+    reg = GalaxyCloudDataModule(path=str(path), n_points=128, target="transform", task_kind="regression",
+                                batch_size=4,
                                 registration={"n_points": 64})
     reg.setup()
     assert reg.n_points == 64 and reg.preprocessing()["n_points"] == 64  # registration's own cloud size

@@ -6,9 +6,11 @@ import pytest
 import torch
 from tensordict import TensorDict
 
+from astrolab.data.datamodules import LightCurveDataModule
 from astrolab.models.components.temporal import CELLS, AdvancedTemporalEncoder, ContinuousTimeEncoding
 from astrolab.models.temporal_gnn import AstroTemporalGNN
-from astrolab.tasks.temporal import Forecasting, TimeSeriesClassification
+from astrolab.tasks.temporal import Forecasting
+from task_helpers import time_series_classification as TimeSeriesClassification
 
 
 def _series(b=5, lengths=(7, 12, 3, 12, 9), f=4, pad=0, seed=0):
@@ -105,7 +107,8 @@ def test_model_classification_and_forecasting_shapes(graph):
     model = AstroTemporalGNN(task=task, num_features=4, cell="gru", hidden_dim=16, graph=graph)
     out = model(_batch(edges=graph == "knn"))
     assert out.shape == (5, 3)
-    fmodel = AstroTemporalGNN(task=Forecasting(), num_features=4, cell="lstm", hidden_dim=16, graph=graph)
+    fk = LightCurveDataModule.batch_keys_by_target["forecasting"]
+    fmodel = AstroTemporalGNN(task=Forecasting(target_key=fk["target"], mask_key=fk["mask"]), num_features=4, cell="lstm", hidden_dim=16, graph=graph)
     batch = _batch(queries=True, edges=graph == "knn")
     fo = fmodel(batch)
     assert fo.shape == (5, 4)
@@ -149,11 +152,12 @@ def test_model_config_picks_its_default_task_and_task_override_wins():
 
     with initialize_config_dir(config_dir=str(conf_dir())):
         cfg = compose("train", overrides=["model=temporal_gnn", "dataset=lightcurves", "paths.run_dir=/tmp/x"])
-        assert cfg.task._target_.endswith("TimeSeriesClassification")
+        assert cfg.task.name == "time_series_classification"
+        assert cfg.task._target_.endswith("ClassificationTask")
         assert cfg.dataset.graph.type == "none"
         cfg = compose("train", overrides=["model=temporal_gnn", "task=forecasting", "model.graph=knn",
                                           "dataset=lightcurves", "paths.run_dir=/tmp/x"])
         assert cfg.task._target_.endswith("Forecasting")
         assert cfg.dataset.graph.type == "knn"
         cfg = compose("train", overrides=["paths.run_dir=/tmp/x"])
-        assert cfg.task._target_.endswith("NodeClassification")
+        assert cfg.task.name == "node_classification"

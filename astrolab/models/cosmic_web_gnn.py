@@ -7,18 +7,12 @@ from typing import Any
 
 from torch import Tensor
 
+from astrolab.keys import scale_key
 from astrolab.models.components.cosmic_web import CosmicWebEncoder
 from astrolab.models.components.heads import create_output_head
 from astrolab.models.core import AstroBaseModel
 
-
-def scale_key(scale: float | int | str) -> str:
-    """Batch key of one neighbour graph: ``edges_k16`` (k nearest neighbours) or ``edges_r5`` (radius)."""
-    if isinstance(scale, str):
-        return scale if scale.startswith("edges_") else f"edges_{scale}"
-    if isinstance(scale, int) and not isinstance(scale, bool):
-        return f"edges_k{scale}"
-    return f"edges_r{float(scale):g}"
+__all__ = ["AstroCosmicWebGNN", "create_cosmic_web_model", "scale_key"]
 
 
 class AstroCosmicWebGNN(AstroBaseModel):

@@ -205,6 +205,11 @@ def create_tensordict_model(model_type: str, in_keys: Sequence[Any], out_keys: S
 
 
 SURVEYS = ("sdss", "gaia", "lightcurves")
+#: Default input sizes of the embedded samples, duplicated here as model defaults (models never import
+#: data/): SDSS 5 magnitudes + 4 colours + 5 psf-model differences + 5 log errors + petroRad = 20 features
+#: (``astrolab.data.surveys.sdss``), Gaia 7 features (``astrolab.data.surveys.gaia.FEATURES``), light
+#: curves 4 inputs per epoch. A data module's real feature count reaches the model through the build step.
+DEFAULT_NUM_FEATURES = {"sdss": 20, "gaia": 7, "lightcurves": 4}
 
 
 def create_survey_specific_model(survey: str, task: Any = None, num_features: int | None = None,
@@ -219,16 +224,14 @@ def create_survey_specific_model(survey: str, task: Any = None, num_features: in
     """
     name = str(survey).lower()
     if name == "sdss":
-        from astrolab.data.surveys.sdss import BANDS
-
-        n_feat = num_features or (4 * len(BANDS) - 1 + 1)  # mags, colours, psf-model, log errors, petroRad
+        n_feat = num_features or DEFAULT_NUM_FEATURES["sdss"]
         return AstroMultiModalModel(task=task or "classification", num_features=n_feat,
                                     num_classes=num_classes or 3, **kwargs)
     if name == "gaia":
-        from astrolab.data.surveys.gaia import FEATURES
         from astrolab.models.node_gnn import AstroNodeGNN
 
-        return AstroNodeGNN(task=task or "node_classification", num_features=num_features or len(FEATURES),
+        return AstroNodeGNN(task=task or "node_classification",
+                            num_features=num_features or DEFAULT_NUM_FEATURES["gaia"],
                             num_classes=num_classes or 7, **kwargs)
     if name in ("lightcurves", "light_curves", "ztf", "ogle", "asassn"):
         try:
@@ -236,7 +239,8 @@ def create_survey_specific_model(survey: str, task: Any = None, num_features: in
         except ImportError as exc:
             raise ConfigError("the light-curve family (astrolab.models.temporal_gnn) is not available in this "
                               f"installation ({exc})") from exc
-        kw = {"num_features": num_features or 4, "num_classes": num_classes or 8, **kwargs}
+        kw = {"num_features": num_features or DEFAULT_NUM_FEATURES["lightcurves"], "num_classes": num_classes or 8,
+              **kwargs}
         if task is not None:
             kw["task"] = task
         return AstroTemporalGNN(**kw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -11,30 +12,71 @@ from torch import Tensor, nn
 class Task:
     """What a model predicts and how it is scored.
 
-    Subclasses set the class attributes and implement :meth:`configure_losses`,
+    Tasks are kinds (classification, regression, segmentation, forecasting, anomaly, registration,
+    photo-z). Subclasses set the class attributes and implement :meth:`configure_losses`,
     :meth:`configure_metrics` and :meth:`output_dim`. A model family asks its task for the head size,
     the loss and the metrics, and for the (prediction, target) pair of a batch via :meth:`select`.
 
-    Class attributes:
-        name: the config name (``task=<name>``).
+    Where the targets sit in a batch is not the task's business: the data module declares it
+    (``batch_keys``) and the build step passes it in as ``target_key`` / ``mask_key``. A task built
+    without keys (e.g. ``AstroNodeGNN(task="node_classification")`` in Python) takes them from the data
+    module when the Trainer attaches one (``AstroBaseModel.setup`` calls :meth:`bind_keys`).
+
+    Args (every task accepts these keywords):
+        name: the config name (``task=<name>``; ``conf/task/<name>.yaml`` sets it). Default: the class's.
         level: what one prediction is about: ``node``, ``graph``, ``object``, ``point``, ``sequence``.
-        kind: ``classification`` or ``regression``.
-        monitor / mode: the validation metric that checkpointing, early stopping and HPO follow.
-        target_key: where the targets are in a batch ``TensorDict``.
+        target_key: where the targets are in a batch ``TensorDict`` (from the data module).
         mask_key: where the per-split masks are (``{stage}`` is replaced), or ``None`` when a batch
-            already holds one split only.
+            already holds one split only (from the data module).
+        data_target: what target the data should build for this task (the task config's
+            ``data_target``, passed to the data module as ``dataset.target`` when that is ``null``);
+            the task itself does not use it.
+
+    Class attributes:
+        kind: ``classification``, ``regression``, ``anomaly`` or ``forecasting``.
+        monitor / mode: the validation metric that checkpointing, early stopping and HPO follow.
     """
 
-    name: ClassVar[str] = "task"
-    level: ClassVar[str] = "node"
+    name: str = "task"
+    level: str = "node"
     kind: ClassVar[str] = "classification"
     monitor: ClassVar[str] = "val/loss"
     mode: ClassVar[str] = "min"
-    target_key: ClassVar[tuple[str, ...]] = ("nodes", "y")
-    mask_key: ClassVar[tuple[str, ...] | None] = ("nodes", "{stage}_mask")
 
-    def __init__(self, **kwargs: Any) -> None:
-        self.options = kwargs
+    def __init__(self, name: str | None = None, level: str | None = None,
+                 target_key: Sequence[str] | str | None = None, mask_key: Sequence[str] | str | None = None,
+                 data_target: str | None = None) -> None:
+        self.options: dict[str, Any] = {}
+        if name is not None:
+            self.name = str(name)  # per instance: one class serves several config names
+        if level is not None:
+            self.level = str(level)
+        self.data_target = data_target
+        self.target_key: tuple[str, ...] | None = None
+        self.mask_key: tuple[str, ...] | None = None
+        if target_key is not None:
+            self.bind_keys(target_key, mask_key)
+
+    def bind_keys(self, target_key: Sequence[str] | str, mask_key: Sequence[str] | str | None) -> None:
+        """Read the targets at ``target_key`` and the split masks at ``mask_key`` (the data's contract)."""
+        self.target_key = _key(target_key)
+        self.mask_key = None if mask_key is None else _key(mask_key)
+
+    def use_batch_keys(self, batch_keys: Mapping[str, Any]) -> Task:
+        """Bind to a data module's batch contract (``dm.batch_keys``, or the data module class's);
+        returns the task, e.g. ``ClassificationTask(name="node_classification", num_classes=3)
+        .use_batch_keys(GaiaDataModule.batch_keys)``."""
+        self.bind_keys(batch_keys["target"], batch_keys.get("mask"))
+        return self
+
+    def _keys(self) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+        if self.target_key is None:
+            from astrolab.errors import ConfigError
+
+            raise ConfigError(f"task '{self.name}' has no target_key: build it with the data module's "
+                              "batch_keys (target_key=dm.batch_keys['target'], mask_key=dm.batch_keys['mask']) "
+                              "or fit it through a Trainer with the data module")
+        return self.target_key, self.mask_key
 
     # -- interface -------------------------------------------------------------------------------
     def output_dim(self) -> int:
@@ -66,12 +108,16 @@ class Task:
 
     def select(self, batch, output: Tensor, stage: str) -> tuple[Tensor, Tensor]:
         """The model outputs and targets that count for ``stage`` (train/val/test/predict)."""
-        target = batch.get(self.target_key)
-        if self.mask_key is None:
+        target_key, mask_key = self._keys()
+        target = batch.get(target_key)
+        if mask_key is None:
             return output, target
-        key = tuple(k.format(stage=stage) for k in self.mask_key)
-        mask = batch.get(key)
+        mask = batch.get(self.stage_mask_key(stage))
         return output[mask], target[mask]
+
+    def stage_mask_key(self, stage: str) -> tuple[str, ...] | None:
+        """The mask key of ``stage`` (``{stage}`` replaced), or ``None`` when batches hold one split."""
+        return None if self.mask_key is None else tuple(k.format(stage=stage) for k in self.mask_key)
 
     def baseline_output(self, train_targets: Tensor, n: int) -> Tensor:
         """Raw outputs of the trivial predictor for ``n`` objects (majority class / training mean)."""
@@ -135,10 +181,16 @@ class Task:
         return list(self.configure_metrics().keys())
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "level": self.level, "kind": self.kind, "monitor": self.monitor}
+        return {"name": self.name, "level": self.level, "kind": self.kind, "monitor": self.monitor,
+                "target_key": None if self.target_key is None else list(self.target_key),
+                "mask_key": None if self.mask_key is None else list(self.mask_key)}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.options.items())})"
+
+
+def _key(key: Sequence[str] | str) -> tuple[str, ...]:
+    return (key,) if isinstance(key, str) else tuple(str(k) for k in key)
 
 
 def as_tensor(values, dtype=torch.float32) -> Tensor | None:

@@ -1,9 +1,11 @@
-"""Classification tasks (cross-entropy, class weights, accuracy / macro-F1 / AUROC)."""
+"""Classification (cross-entropy or focal loss, class weights, accuracy / macro-F1 / AUROC): one class per
+node, graph, point cloud, light curve or particle; the config name (``node_classification``,
+``graph_classification``, …) and the batch keys come from ``conf/task/<name>.yaml`` and the data module."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -22,8 +24,11 @@ class ClassificationTask(Task):
         label_smoothing: cross-entropy label smoothing.
         loss: ``ce`` (cross-entropy) or ``focal`` (down-weights easy examples; rare classes dominate).
         focal_gamma: focusing parameter of the focal loss.
+        class_counts: training-split count per class (from the data module; for reports).
+        name, level, target_key, mask_key, data_target: see :class:`~astrolab.tasks.base.Task`.
     """
 
+    name = "classification"
     kind = "classification"
     monitor = "val/f1_macro"
     mode = "max"
@@ -36,11 +41,14 @@ class ClassificationTask(Task):
         label_smoothing: float = 0.0,
         loss: str = "ce",
         focal_gamma: float = 2.0,
+        class_counts: Sequence[int] | None = None,
+        **contract: Any,
     ) -> None:
         if isinstance(class_weights, str):  # "auto"/"none" not resolved by a data module
             class_weights = None
-        super().__init__(num_classes=num_classes, class_weights=class_weights,
-                         label_smoothing=label_smoothing)
+        super().__init__(**contract)
+        self.options.update(num_classes=num_classes, class_weights=class_weights, label_smoothing=label_smoothing)
+        self.class_counts = None if class_counts is None else [int(c) for c in class_counts]
         self.num_classes = int(num_classes)
         self.class_names = list(class_names) if class_names is not None else [
             str(i) for i in range(self.num_classes)]
@@ -60,7 +68,7 @@ class ClassificationTask(Task):
 
     def configure_losses(self) -> nn.Module:
         if self.loss == "focal":
-            from astrolab.models.components.losses import FocalLoss
+            from astrolab.tasks.losses import FocalLoss
 
             return FocalLoss(self.focal_gamma, as_tensor(self.class_weights))
         return nn.CrossEntropyLoss(weight=as_tensor(self.class_weights),
@@ -88,9 +96,3 @@ class ClassificationTask(Task):
         prob = torch.softmax(output.float(), dim=-1)
         return {"label": prob.argmax(-1), "prob": prob}
 
-
-class NodeClassification(ClassificationTask):
-    """One class per node of a graph (e.g. cluster membership of each star)."""
-
-    name: ClassVar[str] = "node_classification"
-    level = "node"

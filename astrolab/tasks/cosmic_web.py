@@ -1,28 +1,20 @@
-"""Cosmic-web tasks on particles: T-web class per particle, and filament detection (filament vs rest).
+"""Filament detection on particles (filament vs rest).
 
-Both read ``batch["nodes", "y"]`` (0 void, 1 sheet, 2 filament, 3 knot) with split masks
-``batch["nodes", "{stage}_mask"]``; ``filament_detection`` turns the four classes into a binary
-target itself, so one data module serves both tasks.
+The cosmic-web data gives the four T-web classes (0 void, 1 sheet, 2 filament, 3 knot) for both
+``cosmic_web_classification`` (a :class:`~astrolab.tasks.ClassificationTask` with ``level: node``) and
+``filament_detection``, which turns the four classes into a binary target itself.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from astrolab.tasks.base import Task, as_tensor
-from astrolab.tasks.classification import ClassificationTask
 
 WEB_CLASSES = ("void", "sheet", "filament", "knot")
-
-
-class CosmicWebClassification(ClassificationTask):
-    """Void / sheet / filament / knot per particle (metrics acc, f1_macro, auroc; monitor val/f1_macro)."""
-
-    name: ClassVar[str] = "cosmic_web_classification"
-    level = "node"
 
 
 class FilamentDetection(Task):
@@ -36,7 +28,7 @@ class FilamentDetection(Task):
             data module passes as ``class_weights``) or a number, or ``none``.
     """
 
-    name: ClassVar[str] = "filament_detection"
+    name = "filament_detection"
     level = "node"
     kind = "classification"
     monitor = "val/f1"
@@ -44,8 +36,9 @@ class FilamentDetection(Task):
 
     def __init__(self, filament_class: int = 2, pos_weight: float | str | None = "auto",
                  num_classes: int | None = None, class_names=None, class_weights=None,
-                 class_counts=None) -> None:
-        super().__init__(filament_class=filament_class, pos_weight=pos_weight)
+                 class_counts=None, **contract: Any) -> None:
+        super().__init__(**contract)
+        self.options.update(filament_class=filament_class, pos_weight=pos_weight)
         self.filament_class = int(filament_class)
         self.num_classes = 2
         self.class_names = ["rest", "filament"]

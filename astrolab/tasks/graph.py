@@ -1,9 +1,8 @@
-"""Graph-level tasks: one prediction per graph of a block-diagonal batch (a star group, a sky tile).
+"""Anomaly detection: one anomaly score per graph of a block-diagonal batch (a star group, a sky tile).
 
-Targets live at ``batch["graphs", "y"]``; a batch holds the graphs of one split only (``mask_key=None``).
+(``graph_classification`` and ``graph_regression`` are :class:`~astrolab.tasks.ClassificationTask` and
+:class:`~astrolab.tasks.RegressionTask` with ``level: graph``; the data module says where the targets are.)
 
-- :class:`GraphClassification` (``graph_classification``): cross-entropy; acc / f1_macro / auroc.
-- :class:`GraphRegression` (``graph_regression``): standardised MSE/Huber; mae / rmse / r2.
 - :class:`AnomalyDetection` (``anomaly_detection``): unsupervised. The model returns one anomaly score per
   graph (higher = more anomalous) and is trained on normal graphs only by minimising the mean score of the
   training graphs; the score must therefore be a self-supervised error that normal data can drive down
@@ -15,32 +14,12 @@ Targets live at ``batch["graphs", "y"]``; a batch holds the graphs of one split 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from astrolab.tasks.base import Task
-from astrolab.tasks.classification import ClassificationTask
-from astrolab.tasks.regression import RegressionTask
-
-
-class GraphClassification(ClassificationTask):
-    """One class per graph (e.g. real open cluster vs random field asterism)."""
-
-    name: ClassVar[str] = "graph_classification"
-    level = "graph"
-    target_key = ("graphs", "y")
-    mask_key = None
-
-
-class GraphRegression(RegressionTask):
-    """One value per graph (e.g. a cluster's log age or distance)."""
-
-    name: ClassVar[str] = "graph_regression"
-    level = "graph"
-    target_key = ("graphs", "y")
-    mask_key = None
 
 
 class MeanScoreLoss(nn.Module):
@@ -53,17 +32,15 @@ class MeanScoreLoss(nn.Module):
 class AnomalyDetection(Task):
     """Per-graph anomaly score, trained on normal graphs only (see the module docstring)."""
 
-    name: ClassVar[str] = "anomaly_detection"
+    name = "anomaly_detection"
     level = "graph"
     kind = "anomaly"
     monitor = "val/auroc"
     mode = "max"
-    target_key = ("graphs", "y")
-    mask_key = None
 
     def __init__(self, num_classes: int | None = None, class_names: Any = None, class_weights: Any = None,
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+                 **contract: Any) -> None:
+        super().__init__(**contract)
         self.num_classes = 1
         self.class_names = ["normal", "anomaly"]
         self.class_weights = None

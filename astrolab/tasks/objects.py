@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassRecall
@@ -24,10 +22,8 @@ from astrolab.tasks.regression import RegressionTask
 class ObjectClassification(ClassificationTask):
     """One class per object (STAR / GALAXY / QSO); per-class recall for every class."""
 
-    name: ClassVar[str] = "classification"
+    name = "classification"
     level = "object"
-    target_key = ("y",)
-    mask_key = None
 
     def configure_metrics(self):
         from torchmetrics import MetricCollection
@@ -62,10 +58,8 @@ class PhotoZ(RegressionTask):
         outlier_threshold: |Δz| / (1 + z) above which an object counts as an outlier.
     """
 
-    name: ClassVar[str] = "photo_z"
+    name = "photo_z"
     level = "object"
-    target_key = ("y",)
-    mask_key = None
     monitor = "val/sigma_nmad"
     mode = "min"
 
@@ -84,7 +78,7 @@ class PhotoZ(RegressionTask):
 
     def configure_losses(self) -> nn.Module:
         if self.photo_z_loss.startswith("dz1pz"):
-            from astrolab.models.components.losses import PhotoZLoss
+            from astrolab.tasks.losses import PhotoZLoss
 
             return PhotoZLoss("mse" if self.photo_z_loss == "dz1pz_mse" else "huber", self.huber_delta)
         return super().configure_losses()

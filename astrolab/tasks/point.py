@@ -1,6 +1,8 @@
-"""Point-cloud tasks: one label per cloud, one label per point, and rigid registration of a cloud.
+"""Point-cloud tasks: one label per point (segmentation) and rigid registration of a cloud. (One label
+per cloud, ``point_classification``, is :class:`~astrolab.tasks.ClassificationTask` with ``level: graph``.)
 
-Batch layout they read (one ``TensorDict`` per step, one split only, so ``mask_key=None``)::
+Batch layout of ``dataset=galaxies`` (one ``TensorDict`` per step, one split only; the data module
+declares the keys, see ``GalaxyCloudDataModule.batch_keys``)::
 
     points  batch [B, N]: pos [B, N, 3], x [B, N, F], y [B, N] int64 (per-point component label)
     clouds  batch [B]:    y [B] int64 (per-cloud class), pose [B, 12] (registration target: the
@@ -15,22 +17,13 @@ and true rotation, ``trans_err`` the Euclidean translation error in the data's l
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from astrolab.tasks.base import Task
 from astrolab.tasks.classification import ClassificationTask
-
-
-class PointClassification(ClassificationTask):
-    """One class per point cloud (e.g. galaxy morphology)."""
-
-    name: ClassVar[str] = "point_classification"
-    level = "graph"
-    target_key = ("clouds", "y")
-    mask_key = None
 
 
 class PointSegmentation(ClassificationTask):
@@ -40,11 +33,9 @@ class PointSegmentation(ClassificationTask):
     ``f1_macro``; monitor ``val/miou``.
     """
 
-    name: ClassVar[str] = "point_segmentation"
+    name = "point_segmentation"
     level = "point"
     monitor = "val/miou"
-    target_key = ("points", "y")
-    mask_key = None
 
     def configure_metrics(self):
         from torchmetrics import MetricCollection
@@ -58,7 +49,7 @@ class PointSegmentation(ClassificationTask):
         })
 
     def select(self, batch, output: Tensor, stage: str) -> tuple[Tensor, Tensor]:
-        target = batch.get(self.target_key)
+        target = batch.get(self._keys()[0])
         return output.reshape(-1, output.shape[-1]), target.reshape(-1)
 
     def predict(self, output: Tensor) -> dict[str, Tensor]:
@@ -148,17 +139,16 @@ class PointRegistration(Task):
         length_unit: name of that unit for reports.
     """
 
-    name: ClassVar[str] = "point_registration"
+    name = "point_registration"
     level = "graph"
     kind = "regression"
     monitor = "val/rot_err_deg"
     mode = "min"
-    target_key = ("clouds", "pose")
-    mask_key = None
 
     def __init__(self, translation_weight: float = 1.0, length_scale: float = 1.0, length_unit: str = "",
-                 num_classes: int | None = None, class_names=None, class_weights=None) -> None:
-        super().__init__(translation_weight=translation_weight, length_scale=length_scale)
+                 num_classes: int | None = None, class_names=None, class_weights=None, **contract: Any) -> None:
+        super().__init__(**contract)
+        self.options.update(translation_weight=translation_weight, length_scale=length_scale)
         self.translation_weight = float(translation_weight)
         self.length_scale = float(length_scale)
         self.length_unit = length_unit

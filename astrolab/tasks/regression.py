@@ -1,15 +1,14 @@
-"""Regression tasks (MSE / Huber, MAE / RMSE / R²), trained on standardised targets."""
+"""Regression (MSE / Huber / heteroscedastic NLL / photo-z loss, MAE / RMSE / R²), trained on standardised
+targets: one value per node or graph; name and batch keys from the task config and the data module."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from astrolab.tasks.base import Task
-
-
 
 LOSSES = ("mse", "huber", "nll", "photo_z")
 
@@ -30,8 +29,10 @@ class RegressionTask(Task):
         huber_delta: Huber transition point (in standard deviations).
         target_mean / target_std: standardisation of the target.
         target_name / target_unit: for reports.
+        name, level, target_key, mask_key, data_target: see :class:`~astrolab.tasks.base.Task`.
     """
 
+    name = "regression"
     kind = "regression"
     monitor = "val/rmse"
     mode = "min"
@@ -48,13 +49,14 @@ class RegressionTask(Task):
         class_names=None,
         class_weights=None,
         error_key=None,
+        **contract: Any,
     ) -> None:
         if loss not in LOSSES:
             from astrolab.errors import ConfigError
 
             raise ConfigError(f"unknown regression loss '{loss}'; use task.loss=" + " or task.loss=".join(LOSSES))
-        super().__init__(loss=loss, huber_delta=huber_delta, target_mean=target_mean,
-                         target_std=target_std)
+        super().__init__(**contract)
+        self.options.update(loss=loss, huber_delta=huber_delta, target_mean=target_mean, target_std=target_std)
         self.loss = loss
         self.huber_delta = float(huber_delta)
         self.target_mean = float(target_mean)
@@ -71,11 +73,11 @@ class RegressionTask(Task):
 
     def configure_losses(self) -> nn.Module:
         if self.loss == "nll":
-            from astrolab.models.components.losses import HeteroscedasticGaussianNLL
+            from astrolab.tasks.losses import HeteroscedasticGaussianNLL
 
             return HeteroscedasticGaussianNLL()
         if self.loss == "photo_z":
-            from astrolab.models.components.losses import PhotoZLoss
+            from astrolab.tasks.losses import PhotoZLoss
 
             return PhotoZLoss("huber")
         return nn.HuberLoss(delta=self.huber_delta) if self.loss == "huber" else nn.MSELoss()
@@ -102,7 +104,7 @@ class RegressionTask(Task):
         if err is None:
             return None
         if self.mask_key is not None:
-            err = err[batch.get(tuple(k.format(stage=stage) for k in self.mask_key))]
+            err = err[batch.get(self.stage_mask_key(stage))]
         return err.reshape(-1)
 
     def compute_loss(self, criterion, output: Tensor, target: Tensor, batch, stage: str) -> Tensor:
@@ -139,9 +141,3 @@ class RegressionTask(Task):
                     "sigma": out[:, 1].clamp(-20, 20).mul(0.5).exp() * self.target_std}
         return {"value": self.physical(output.float().reshape(-1))}
 
-
-class NodeRegression(RegressionTask):
-    """One value per node (e.g. a star's radial velocity from its co-moving neighbours)."""
-
-    name: ClassVar[str] = "node_regression"
-    level = "node"

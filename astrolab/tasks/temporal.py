@@ -1,29 +1,16 @@
-"""Time-series tasks: ``time_series_classification`` (one class per light curve) and ``forecasting``
-(magnitudes at the next given epochs, scored against persistence and phase-folded baselines)."""
+"""Forecasting: magnitudes at the next given epochs of each light curve, scored against persistence and
+phase-folded baselines. (``time_series_classification`` is :class:`~astrolab.tasks.ClassificationTask`
+with ``level: sequence``; the light-curve data module's keys select the objects a batch predicts.)"""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torchmetrics import Metric
 
-from astrolab.tasks.classification import ClassificationTask
 from astrolab.tasks.regression import RegressionTask
-
-
-class TimeSeriesClassification(ClassificationTask):
-    """One class per object from its light curve (metrics acc, f1_macro, auroc).
-
-    Batches hold the objects of one split; ``objects.seed`` marks the objects a batch predicts (the
-    others are kNN-graph neighbours that only pass messages).
-    """
-
-    name: ClassVar[str] = "time_series_classification"
-    level = "sequence"
-    target_key = ("objects", "y")
-    mask_key = ("objects", "seed")
 
 
 class _ForecastError(Metric):
@@ -68,12 +55,10 @@ class Forecasting(RegressionTask):
     that baseline. The trivial baseline written as ``baseline/…`` is persistence.
     """
 
-    name: ClassVar[str] = "forecasting"
+    name = "forecasting"
     level = "sequence"
     kind = "forecasting"
     monitor = "val/mae"
-    target_key = ("queries", "target")
-    mask_key = ("queries", "mask")
 
     def configure_metrics(self):
         from torchmetrics import MetricCollection
@@ -86,14 +71,12 @@ class Forecasting(RegressionTask):
         })
 
     def select(self, batch, output: Tensor, stage: str):
-        mask = batch.get(self.mask_key)
-        return output[mask].reshape(-1), batch.get(self.target_key)[mask]
+        target_key, mask_key = self._keys()
+        mask = batch.get(mask_key)
+        return output[mask].reshape(-1), batch.get(target_key)[mask]
 
     def loss_target(self, target: Tensor) -> Tensor:
         return self.standardise(target[:, 0])
-
-    def configure_losses(self) -> nn.Module:
-        return super().configure_losses()
 
     def baseline_metrics(self, train_targets: Tensor, test_targets: Tensor) -> dict[str, float]:
         """Persistence (``mae``, ``rmse``, ratios) and phase-folded (``folded_*``) on the test queries."""

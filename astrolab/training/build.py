@@ -49,17 +49,16 @@ def check_compatible(cfg: DictConfig, choices: dict[str, str] | None = None) -> 
         raise IncompatibleError(f"model={m} cannot read dataset={d} ({data_kind} data); "
                                 f"datasets for model={m}: {', '.join(ok) or 'none'}")
     supported = getattr(model_cls, "supported_tasks", ())
-    if supported and task_cls.name not in supported:
+    if supported and (cfg.task.get("name") or task_cls.name) not in supported:
         raise IncompatibleError(f"model={m} cannot do task={t}; tasks for model={m}: {', '.join(supported)}")
     return model_cls, data_cls, task_cls
 
 
 def build_datamodule(cfg: DictConfig, task_cls: type, **overrides: Any):
-    import inspect
-
-    target = _class(cfg.dataset, "dataset")
-    if "task_name" in inspect.signature(target.__init__).parameters:  # data modules serving several tasks
-        overrides.setdefault("task_name", task_cls.name)
+    """The data module, told the target's type (``task_kind``) and, where ``dataset.target`` is null, the
+    task config's ``data_target`` (what to build, e.g. galaxies: morphology / component / transform)."""
+    if cfg.task.get("data_target") and "target" in cfg.dataset and cfg.dataset.target is None:
+        overrides.setdefault("target", cfg.task.data_target)
     return instantiate(cfg.dataset, task_kind=task_cls.kind, **overrides)
 
 
@@ -71,7 +70,8 @@ def build_task(cfg: DictConfig, dm, fixed_kwargs: dict[str, Any] | None = None):
             kwargs["class_weights"] = None
         elif mode != "auto":
             kwargs.pop("class_weights")  # an explicit list in the config wins
-    return instantiate(cfg.task, **kwargs)
+    keys = dm.batch_keys  # the data's batch contract: where the targets and split masks are
+    return instantiate(cfg.task, target_key=keys["target"], mask_key=keys["mask"], **kwargs)
 
 
 #: model options of the AstroBaseModel mixins, left out of the constructor call while off (so a family

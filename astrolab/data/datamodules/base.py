@@ -1,6 +1,8 @@
 """``AstroDataModule``: the parts of the data-module protocol every data module shares.
 
-The runs rely on: ``data_kind`` (batch layout a model family reads), ``num_features``/``num_classes``
+The runs rely on: ``data_kind`` (batch layout a model family reads), ``batch_keys`` (where a batch holds
+the targets, split masks and ids: the data's batch contract, passed to the task by the build step),
+``num_features``/``num_classes``
 (sizes that flow into the model), ``task_kwargs()`` (what the task needs to know about the data),
 ``preprocessing()`` (plain data saved in checkpoints), ``targets(split)``, ``describe()``,
 ``index_table()`` and the four loaders, built here from one ``_loader(split, shuffle)`` hook.
@@ -25,6 +27,13 @@ class AstroDataModule(L.LightningDataModule):
     """Base of astrolab's data modules (subclasses set the attributes used below in ``setup``)."""
 
     data_kind: ClassVar[str] = ""
+    #: The batch contract, declared once per data module class: ``target`` (where the targets are),
+    #: ``mask`` (per-split masks with ``{stage}`` replaced by train/val/test, a per-batch selection mask,
+    #: or ``None`` when a batch holds one split only) and ``id`` (the exact ids of the predicted objects).
+    batch_keys: ClassVar[dict[str, tuple[str, ...] | None]] = {}
+    #: Data modules that build one of several targets: the keys that change with that choice
+    #: (``{choice: {key: ...}}``); :meth:`use_target_keys` applies one to the instance.
+    batch_keys_by_target: ClassVar[dict[str, dict[str, tuple[str, ...] | None]]] = {}
 
     @property
     def num_features(self) -> int:
@@ -48,6 +57,10 @@ class AstroDataModule(L.LightningDataModule):
 
     #: the split ``predict_dataloader`` yields (the run sets it; ``test`` by default)
     predict_split: str = "test"
+
+    def use_target_keys(self, choice: str) -> None:
+        """This instance's batch keys: the class's ``batch_keys`` updated with ``batch_keys_by_target[choice]``."""
+        self.batch_keys = {**type(self).batch_keys, **self.batch_keys_by_target[choice]}  # type: ignore[misc]
 
     def use_fixed(self, fixed: dict[str, Any] | None, evaluate_all: bool, predict_all: bool = False) -> None:
         """Keep the constructor's ``fixed`` preprocessing (from a trained model's checkpoint: nothing is

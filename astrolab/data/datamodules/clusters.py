@@ -101,6 +101,7 @@ class StarGroupsDataModule(AstroDataModule):
     """
 
     data_kind = "graph_batch"
+    batch_keys = {"target": ("graphs", "y"), "mask": None, "id": ("graphs", "group")}
 
     def __init__(self, path: str | None = None, group: str = "group_id", target: str | None = None,
                  n_clusters: int = 300, n_asterisms: int = 300, anomaly_fraction: float = 0.2,

@@ -43,7 +43,6 @@ from astrolab.errors import ConfigError, DataError, MissingColumnError
 log = logging.getLogger(__name__)
 
 WEB_CLASSES = ("void", "sheet", "filament", "knot")
-WEB_TASKS = ("cosmic_web_classification", "filament_detection")
 
 
 def _identity(x):
@@ -99,25 +98,28 @@ class CosmicWebDataModule(AstroDataModule):
         columns: ``{id, x, y, z, ra, dec, redshift}`` → column in your file.
         scales: neighbour graphs to build (ints: k; floats: radius in Mpc/h).
         split: ``{val, test, buffer}`` (slab fractions along x and the buffer in Mpc/h).
-        task_kind / task_name / fixed / evaluate_all: the data-module protocol.
+        task_kind / fixed / evaluate_all: the data-module protocol. The labels are the four T-web classes
+            for every task (``filament_detection`` binarises them itself).
         n_stars: set by ``debug=fast``: at most ``n_stars`` tracers from a 32³ grid in a 40 Mpc/h box.
     """
 
     data_kind = "particles"
+    batch_keys = {"target": ("nodes", "y"), "mask": ("nodes", "{stage}_mask"), "id": ("nodes", "id")}
 
     def __init__(self, path: str | None = None, boxsize: float | None = 80.0, grid: int = 64,
                  n_particles: int = 8000, spectral_index: float = -1.5, sigma_8: float = 0.9, seed: int = 0,
                  smoothing: float = 2.5, lambda_th: float = 0.3, target: str | None = None,
                  cosmology: str = "Planck18", columns: dict[str, str | None] | None = None,
                  scales: list[int | float] | tuple = (8, 16, 32), split: dict[str, Any] | None = None,
-                 task_kind: str = "classification", task_name: str = "cosmic_web_classification",
+                 task_kind: str = "classification",
                  cache_dir: str | None = None, use_cache: bool = True, fixed: dict[str, Any] | None = None,
                  evaluate_all: bool = False, user_boxsize: float | None = None, n_stars: int | None = None) -> None:
         super().__init__()
         from astrolab.data.cache import default_cache_dir
 
-        if task_name not in WEB_TASKS:
-            raise ConfigError(f"dataset=cosmic_web cannot serve task={task_name}; use one of {', '.join(WEB_TASKS)}")
+        if task_kind != "classification":
+            raise ConfigError(f"dataset=cosmic_web gives class labels, not a {task_kind} target; use "
+                              "task=cosmic_web_classification or task=filament_detection")
         self.path = None if path in (None, "", "null") else str(path)
         self.boxsize = float(boxsize) if boxsize not in (None, "null", 0) else None
         self.grid, self.n_particles = int(grid), int(n_particles)
@@ -133,7 +135,7 @@ class CosmicWebDataModule(AstroDataModule):
         self.columns = {k: v for k, v in dict(columns or {}).items() if v}
         self.scales = list(scales)
         self.split_cfg = {"val": 0.15, "test": 0.15, "buffer": 4.0, **dict(split or {})}
-        self.task_kind, self.task_name = task_kind, task_name
+        self.task_kind = task_kind
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self.use_fixed(fixed, evaluate_all)
         self.graph: TensorDict | None = None
@@ -209,7 +211,7 @@ class CosmicWebDataModule(AstroDataModule):
 
         from astrolab.data.graphs import knn_graph, radius_graph
         from astrolab.data.io import read_catalog
-        from astrolab.models.cosmic_web_gnn import scale_key
+        from astrolab.keys import scale_key
 
         self.prepare_data()
         cat = read_catalog(self.source_path())
@@ -278,18 +280,14 @@ class CosmicWebDataModule(AstroDataModule):
                  {k: v.batch_size[0] for k, v in graphs.items()}, {k: int(v.sum()) for k, v in masks.items()})
 
     # -- protocol -------------------------------------------------------------------------------------
-    @property
-    def num_classes(self) -> int:
-        return 4 if self.task_name == "cosmic_web_classification" else 2
-
     def task_kwargs(self) -> dict[str, Any]:
-        if self.task_name == "filament_detection":
-            return {"class_counts": [self.class_counts[c] for c in self.class_names]}
-        return {"num_classes": 4, "class_names": self.class_names, "class_weights": self.class_weights}
+        return {"num_classes": len(WEB_CLASSES), "class_names": self.class_names,
+                "class_weights": self.class_weights,
+                "class_counts": [self.class_counts[c] for c in self.class_names]}
 
     def preprocessing(self) -> dict[str, Any]:
         return {"scaler": self.scaler, "feature_names": self.feature_names, "class_names": self.class_names,
-                "scales": list(self.scales), "task_name": self.task_name}
+                "scales": list(self.scales)}
 
     def targets(self, split: str) -> torch.Tensor:
         nodes = self.graph["nodes"]

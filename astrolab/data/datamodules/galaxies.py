@@ -12,10 +12,12 @@ Batch layout (one ``TensorDict`` per step, one split)::
                           features), y [B, N] int64 component; registration also ref [B, N, 3], ref_x
     clouds  batch [B]:    y [B] int64 morphology, id [B] int64 cloud id, pose [B, 12]
 
-Targets follow the task: ``point_classification`` → ``dataset.cloud_target`` (morphology),
-``point_segmentation`` → ``dataset.point_target`` (component), ``point_registration`` → a rigid motion
+Targets (``dataset.target``): ``morphology`` → one class per cloud from ``dataset.cloud_target``,
+``component`` → one class per particle from ``dataset.point_target``, ``transform`` → a rigid motion
 ``src = R_s ref + t_s`` with a random axis, angle uniform in ``[0, max_angle_deg]`` and translation
-uniform in ``±max_translation_kpc`` per axis; the target is the inverse motion (``ref = R src + t``).
+uniform in ``±max_translation_kpc`` per axis; the target is the inverse motion (``ref = R src + t``). ``null``: the task config's ``data_target``
+(``point_classification``: morphology, ``point_segmentation``: component, ``point_registration``:
+transform), else ``morphology`` for classes and ``transform`` for values.
 Training draws fresh motions (and, for the other tasks, fresh random rotations as augmentation) every
 batch; validation and test motions are fixed by the split seed.
 """
@@ -36,7 +38,8 @@ from astrolab.errors import ConfigError, DataError, MissingColumnError
 
 log = logging.getLogger(__name__)
 
-POINT_TASKS = ("point_classification", "point_segmentation", "point_registration")
+#: ``dataset.target`` choices → the target's type (classes or values)
+TARGETS = {"morphology": "classification", "component": "classification", "transform": "regression"}
 
 
 def _random_rotations(gen: torch.Generator, n: int, max_angle_deg: float | None = None) -> torch.Tensor:
@@ -73,13 +76,15 @@ class GalaxyCloudDataModule(AstroDataModule):
         n_points: points per cloud fed to the network (default 1024).
         scale_kpc: length unit of the network (positions / scale_kpc).
         columns: ``{cloud_id, x, y, z, component, morphology}`` → column in your file.
+        target: ``morphology`` (class per cloud), ``component`` (class per particle) or ``transform``
+            (registration); ``None``: ``morphology`` for classes, ``transform`` for values.
         cloud_target / point_target: label columns (per cloud / per point).
         registration: ``{max_angle_deg, max_translation_kpc, n_points}`` (``n_points``: points per cloud for
             registration, default 256; ``None``: ``n_points``).
         augment: random rotation of training clouds (classification and segmentation).
         batch_size: clouds per step.
         split: ``{val, test, seed}`` fractions of clouds.
-        task_kind / task_name: set by the run from the task config.
+        task_kind: the target's type, ``classification`` or ``regression`` (set by the run).
         fixed / evaluate_all: see the data-module protocol (evaluation with saved preprocessing).
         cache_dir / use_cache: where the embedded sample is written (nothing else is cached: reading
             and resampling take about a second).
@@ -88,20 +93,28 @@ class GalaxyCloudDataModule(AstroDataModule):
     """
 
     data_kind = "point_cloud"
+    batch_keys = {"target": ("clouds", "y"), "mask": None, "id": ("clouds", "id")}
+    batch_keys_by_target = {"morphology": {}, "component": {"target": ("points", "y")},
+                            "transform": {"target": ("clouds", "pose")}}
 
     def __init__(self, path: str | None = None, n_clouds: int = 500, n_points_generated: int = 1024,
-                 seed: int = 0, n_points: int = 1024, scale_kpc: float = 10.0,
+                 seed: int = 0, n_points: int = 1024, scale_kpc: float = 10.0, target: str | None = None,
                  columns: dict[str, str | None] | None = None, cloud_target: str = "morphology",
                  point_target: str = "component", registration: dict[str, float] | None = None,
                  augment: bool = True, batch_size: int = 32, split: dict[str, Any] | None = None,
-                 task_kind: str = "classification", task_name: str = "point_classification",
+                 task_kind: str = "classification",
                  cache_dir: str | None = None, use_cache: bool = True, fixed: dict[str, Any] | None = None,
                  evaluate_all: bool = False, num_workers: int = 0, n_stars: int | None = None) -> None:
         super().__init__()
         from astrolab.data.cache import default_cache_dir
 
-        if task_name not in POINT_TASKS:
-            raise ConfigError(f"dataset=galaxies cannot serve task={task_name}; use one of {', '.join(POINT_TASKS)}")
+        target = target or ("transform" if task_kind == "regression" else "morphology")
+        if TARGETS.get(target) != task_kind:
+            fits = [t for t, k in TARGETS.items() if k == task_kind]
+            raise ConfigError(f"dataset.target={target} does not give a {task_kind} target; use dataset.target="
+                              + (" or ".join(fits) if fits else "morphology with a classification task"))
+        self.target = target
+        self.use_target_keys(target)
         self.path = None if path in (None, "", "null") else str(path)
         self.n_clouds, self.n_points_generated, self.seed = int(n_clouds), int(n_points_generated), int(seed)
         self.n_points = int(n_points)
@@ -113,13 +126,13 @@ class GalaxyCloudDataModule(AstroDataModule):
         self.cloud_target, self.point_target = cloud_target, point_target
         self.reg_cfg = {"max_angle_deg": 45.0, "max_translation_kpc": 5.0, "n_points": None,
                         **dict(registration or {})}
-        if task_name == "point_registration" and self.reg_cfg["n_points"]:
+        if target == "transform" and self.reg_cfg["n_points"]:
             # the soft-correspondence matrix is n x n per pair: fewer points keep a CPU epoch in seconds
             self.n_points = min(self.n_points, int(self.reg_cfg["n_points"]))
         self.augment = bool(augment)
         self.batch_size = int(batch_size)
         self.split_cfg = {"val": 0.15, "test": 0.15, "seed": 0, **dict(split or {})}
-        self.task_kind, self.task_name = task_kind, task_name
+        self.task_kind = task_kind
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self.use_fixed(fixed, evaluate_all)
         if self.fixed.get("scale_kpc"):  # evaluation: the trained model's length unit and cloud size
@@ -155,9 +168,9 @@ class GalaxyCloudDataModule(AstroDataModule):
         self.prepare_data()
         cat = read_catalog(self.source_path())
         needed = [self._col(c) for c in ("cloud_id", "x", "y", "z")]
-        if self.task_name == "point_classification":
+        if self.target == "morphology":
             needed.append(self._col(self.cloud_target))
-        if self.task_name == "point_segmentation":
+        if self.target == "component":
             needed.append(self._col(self.point_target))
         missing = [c for c in needed if c not in cat]
         if missing:
@@ -200,10 +213,10 @@ class GalaxyCloudDataModule(AstroDataModule):
         points = {"pos": positions}
         self.class_names: list[str] | None = None
         strat = None
-        if self.task_name == "point_classification":
+        if self.target == "morphology":
             clouds["y"], self.class_names = encode(self.cloud_target, True)
             strat = clouds["y"].numpy()
-        elif self.task_name == "point_segmentation":
+        elif self.target == "component":
             points["y"], self.class_names = encode(self.point_target, False)
         if self.evaluate_all:
             masks = {"train": np.zeros(b, bool), "val": np.zeros(b, bool), "test": np.ones(b, bool)}
@@ -217,13 +230,12 @@ class GalaxyCloudDataModule(AstroDataModule):
         self.fixed_motion = self._motions(gen, b)
         y_train = None
         if self.class_names is not None:
-            key = ("clouds", "y") if self.task_name == "point_classification" else ("points", "y")
-            y_train = self.data[self.split_index["train"]].get(key).reshape(-1)
+            y_train = self.data[self.split_index["train"]].get(self.batch_keys["target"]).reshape(-1)
             counts = torch.bincount(y_train, minlength=len(self.class_names)).double()
             self.class_weights = (counts.sum() / (len(counts) * counts.clamp(min=1))).tolist()
             self.class_counts = dict(zip(self.class_names, counts.long().tolist()))
         self.info = {"path": str(self.source_path()), "checksum": cat.checksum, "n_rows": len(cat)}
-        log.info("galaxy clouds: %d clouds x %d points (%s)", b, n, self.task_name)
+        log.info("galaxy clouds: %d clouds x %d points (target %s)", b, n, self.target)
 
     def _motions(self, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         rs = _random_rotations(gen, n, float(self.reg_cfg["max_angle_deg"]))
@@ -234,7 +246,7 @@ class GalaxyCloudDataModule(AstroDataModule):
     def _make_batch(self, idx: torch.Tensor, train: bool) -> TensorDict:
         td = self.data[idx].clone()
         pos = td["points", "pos"]
-        if self.task_name == "point_registration":
+        if self.target == "transform":
             rs, ts = self._motions(self._epoch_gen, len(idx)) if train else (
                 self.fixed_motion[0][idx], self.fixed_motion[1][idx])
             src = pos @ rs.transpose(1, 2) + ts[:, None, :]
@@ -282,21 +294,19 @@ class GalaxyCloudDataModule(AstroDataModule):
         return len(self.class_names) if self.class_names else 9
 
     def task_kwargs(self) -> dict[str, Any]:
-        if self.task_name == "point_registration":
+        if self.target == "transform":
             return {"length_scale": self.scale_kpc, "length_unit": "kpc"}
         return {"num_classes": self.num_classes, "class_names": self.class_names,
                 "class_weights": self.class_weights}
 
     def preprocessing(self) -> dict[str, Any]:
         return {"feature_names": ["x", "y", "z"], "scale_kpc": self.scale_kpc, "n_points": self.n_points,
-                "class_names": self.class_names, "task_name": self.task_name}
+                "class_names": self.class_names, "target": self.target}
 
     def targets(self, split: str) -> torch.Tensor:
         idx = self.split_index[split]
-        if self.task_name == "point_classification":
-            return self.data["clouds", "y"][idx]
-        if self.task_name == "point_segmentation":
-            return self.data["points", "y"][idx].reshape(-1)
+        if self.target != "transform":
+            return self.data.get(self.batch_keys["target"])[idx].reshape(-1)
         if split == "train":  # the identity baseline needs no training targets, only their count
             return torch.zeros(len(idx), 12)
         return self._make_batch(idx, train=False)["clouds", "pose"]
@@ -307,7 +317,7 @@ class GalaxyCloudDataModule(AstroDataModule):
                "split_sizes": {s: int(len(i)) for s, i in self.split_index.items()}, "split": "by cloud"}
         if self.class_names is not None:
             out["class_counts_train"] = self.class_counts
-        if self.task_name == "point_registration":
+        if self.target == "transform":
             out["registration"] = self.reg_cfg
         return out
 
@@ -326,7 +336,7 @@ class GalaxyCloudDataModule(AstroDataModule):
         out = torch.cat(outs)
         td = torch.cat(tds)
         table = Table()
-        if self.task_name == "point_registration":
+        if self.target == "transform":
             from astrolab.tasks.point import pose_from_output, rotation_angle_deg
 
             pose = pose_from_output(out)
@@ -340,7 +350,7 @@ class GalaxyCloudDataModule(AstroDataModule):
             return table
         names = np.array(task.class_names)
         pred = task.predict(out.reshape(-1, out.shape[-1]))
-        if self.task_name == "point_classification":
+        if self.target == "morphology":
             table["cloud_id"] = td["clouds", "id"].numpy().astype(np.int64)
             y = td["clouds", "y"].numpy()
         else:

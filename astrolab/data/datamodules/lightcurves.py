@@ -100,6 +100,9 @@ class LightCurveDataModule(AstroDataModule):
     """
 
     data_kind = "sequence"
+    batch_keys = {"target": ("objects", "y"), "mask": ("objects", "seed"), "id": ("objects", "id")}
+    batch_keys_by_target = {"classification": {},
+                            "forecasting": {"target": ("queries", "target"), "mask": ("queries", "mask")}}
 
     def __init__(self, path: str | None = None, objects: str | None = None, target: str | None = "class",
                  columns: dict[str, str | None] | None = None, n_objects: int = 1600,
@@ -139,6 +142,7 @@ class LightCurveDataModule(AstroDataModule):
             raise ConfigError(f"dataset=lightcurves supports task=time_series_classification or "
                               f"task=forecasting, not a '{task_kind}' task")
         self.task_kind = task_kind
+        self.use_target_keys(task_kind)
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self.use_cache = use_cache
         self.use_fixed(fixed, evaluate_all, predict_all)

@@ -82,6 +82,7 @@ class NodeGraphDataModule(AstroDataModule):
     """
 
     data_kind = "node_graph"
+    batch_keys = {"target": ("nodes", "y"), "mask": ("nodes", "{stage}_mask"), "id": ("nodes", "id")}
 
     def __init__(self, path: str | None = None, target: str | None = None,
                  columns: dict[str, str | None] | None = None, graph: dict[str, Any] | None = None,

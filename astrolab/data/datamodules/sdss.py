@@ -68,6 +68,7 @@ class SDSSDataModule(AstroDataModule):
     """
 
     data_kind = "objects"
+    batch_keys = {"target": ("y",), "mask": None, "id": ("id",)}
 
     def __init__(self, path: str | None = None, spectra: bool = True, spectra_path: str | None = None,
                  target: str | None = None, classes: list[str] | None = None, n_objects: int = 6000,

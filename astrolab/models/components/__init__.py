@@ -39,7 +39,7 @@ _LAZY: dict[str, str] = {
 for _n in ("MetricsMixin", "OptimizationMixin", "VisualizationMixin", "HPOResetMixin", "HPOMemoryMixin",
            "EfficientTrainingMixin", "ArchitectureSearchMixin", "AstronomicalAugmentationMixin",
            "AstronomicalLossMixin", "StandardModelMixin", "HPOModelMixin", "AstronomicalModelMixin",
-           "build_optimizer", "default_precision"):
+           "default_precision"):
     _LAZY[_n] = "mixins"
 
 __all__ = sorted(_LAZY)
