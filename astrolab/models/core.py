@@ -215,10 +215,11 @@ class AstroBaseModel(StandardModelMixin, HPOModelMixin, AstronomicalModelMixin, 
     def predict_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
         """Predictions of the objects a batch predicts, with their index in the data's index table
         (``index``); with ``mc_samples > 1`` dropout stays on and the task reports the spread."""
-        index = self.task.select_index(batch, "predict")
+        output = self(batch)
+        index = self.task.select_index(batch, output, "predict")
         n = int(self.mc_samples or 0)
         if n <= 1:
-            out, _ = self.task.select(batch, self(batch), "predict")
+            out, _ = self.task.select(batch, output, "predict")
             return {"index": index, **self.task.predict(out)}
         # every module in training mode (dropout modules and functional dropout read ``self.training``),
         # normalisation layers kept in eval mode so their running statistics are used and not updated

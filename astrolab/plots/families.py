@@ -52,19 +52,19 @@ def phase_folded_light_curves(times: Sequence[np.ndarray], mags: Sequence[np.nda
 
 def forecasts(curves: Sequence[dict], table, path: Path, max_panels: int = 6) -> Path:
     """Observed epochs (grey), the forecast epochs' true magnitudes (black) and the model's forecasts (red)
-    for a few objects; ``table`` is the forecasting predictions table (object_id, mjd, mag, predicted)."""
+    for a few objects; ``table`` is the forecasting predictions table (id, mjd, true, predicted)."""
     n = min(len(curves), max_panels)
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
     fig = figure(figsize=(4.0 * cols, 2.6 * rows))
-    oid = np.asarray(table["object_id"])
+    oid = np.asarray(table["id"])
     for i in range(n):
         c = curves[i]
         ax = fig.add_subplot(rows, cols, i + 1)
         q = oid == c["object_id"]
         t0 = float(np.min(c["mjd"]))
         ax.scatter(c["mjd"] - t0, c["mag"], s=2, color="0.7", label="observed")
-        ax.scatter(np.asarray(table["mjd"])[q] - t0, np.asarray(table["mag"])[q], s=6, color="k", label="true")
+        ax.scatter(np.asarray(table["mjd"])[q] - t0, np.asarray(table["true"])[q], s=6, color="k", label="true")
         ax.scatter(np.asarray(table["mjd"])[q] - t0, np.asarray(table["predicted"])[q], s=6, color="r",
                    marker="x", label="forecast")
         ax.invert_yaxis()
@@ -187,12 +187,12 @@ def sequence_plots(run_dir: Path, model, task, dm, t) -> list[Path]:
         return []
     if task.kind == "classification":
         rows = _spread_pick(t["true"], 12)
-        curves = dm.light_curves(np.asarray(t["object_id"])[rows])
+        curves = dm.light_curves(np.asarray(t["id"])[rows])
         labels = [f"{t['true'][r]} → {t['predicted'][r]}" for r in rows]
         return [phase_folded_light_curves([c["mjd"] for c in curves], [c["mag"] for c in curves],
                                           [c["period"] for c in curves], labels, Path(run_dir) / "light_curves.png",
                                           bands=[c["band"] for c in curves])]
-    ids = list(dict.fromkeys(np.asarray(t["object_id"]).tolist()))[:6]
+    ids = list(dict.fromkeys(np.asarray(t["id"]).tolist()))[:6]
     return [forecasts(dm.light_curves(ids), t, Path(run_dir) / "forecasts.png")]
 
 

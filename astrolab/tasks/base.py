@@ -133,15 +133,23 @@ class Task:
         return {k: float(v) for k, v in metrics.compute().items()}
 
     # -- predictions (trainer.predict -> predict_step -> task -> the run's one writer) ---------------
-    def select_index(self, batch, stage: str = "predict") -> Tensor:
-        """The data's index of each selected object (the int64 ``index`` key next to the target, by the
-        data contract): rows of the data module's ``index_table()``, in the order :meth:`select` keeps."""
-        key = tuple(self.target_key[:-1]) + ("index",)
-        index = batch.get(key)
-        if self.mask_key is None:
-            return index
-        mask = batch.get(tuple(k.format(stage=stage) for k in self.mask_key))
-        return index[mask]
+    def select_index(self, batch, output: Tensor, stage: str = "predict") -> Tensor:
+        """The data's index of each selected object, in the order :meth:`select` keeps the outputs: by the
+        data contract an int64 ``index`` sits next to the target (same shape), addressing a row of the data
+        module's ``index_table()``; it is selected exactly as the target is."""
+        target_key, _ = self._keys()
+        index = batch.get(tuple(target_key[:-1]) + ("index",))
+        swapped = batch.clone(recurse=False)
+        swapped.set(target_key, index)
+        return self.raw_select(swapped, output, stage)[1].reshape(-1)
+
+    def raw_select(self, batch, output: Tensor, stage: str) -> tuple[Tensor, Tensor]:
+        """:meth:`select` without value transforms of the target (tasks that recode targets override)."""
+        return self.select(batch, output, stage)
+
+    def finish_table(self, table) -> None:
+        """Task-specific columns derived from the joined predictions table (e.g. errors against the truth
+        the index table carries); default: nothing."""
 
     def predict_samples(self, outputs: Tensor) -> dict[str, Tensor]:
         """Predictions from ``S`` stochastic passes (``outputs[S, ...]``, dropout on): the mean prediction
@@ -169,9 +177,13 @@ class Task:
             for i, name in enumerate(self.class_names):
                 cols[f"prob_{name}"] = pred["prob"][:, i].cpu().numpy().astype(np.float32)
         elif "value" in pred:
-            cols["predicted"] = pred["value"].cpu().numpy().astype(np.float32)
+            value = pred["value"].cpu()
+            cols["predicted"] = value.numpy().astype(np.float32) if value.dim() == 1 else value.numpy()
         elif "score" in pred:
             cols["anomaly_score"] = pred["score"].cpu().numpy().astype(np.float32)
+        for k in ("rotation", "translation"):
+            if k in pred:
+                cols[f"predicted_{k}"] = pred[k].cpu().numpy().reshape(len(pred[k]), -1)
         for k in ("sigma", "value_std", "entropy", "prob_std"):
             if k in pred:
                 cols["predicted_std" if k == "value_std" else k] = pred[k].cpu().numpy().astype(np.float32)

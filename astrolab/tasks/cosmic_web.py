@@ -71,6 +71,19 @@ class FilamentDetection(Task):
         out, target = super().select(batch, output, stage)
         return out.reshape(-1), self.binarise(target)
 
+    def raw_select(self, batch, output: Tensor, stage: str) -> tuple[Tensor, Tensor]:
+        out, target = super().select(batch, output, stage)
+        return out.reshape(-1), target
+
+    def finish_table(self, table) -> None:
+        """``true`` becomes filament / rest (the data's class stays as ``true_class``)."""
+        import numpy as np
+
+        if "true_code" in table.colnames:
+            table["true_class"] = table["true"]
+            table["true"] = np.where(np.asarray(table["true_code"]) == self.filament_class, "filament", "rest")
+            table.remove_column("true_code")
+
     def metric_output(self, output: Tensor) -> Tensor:
         return torch.sigmoid(output.float())
 

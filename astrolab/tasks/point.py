@@ -180,3 +180,21 @@ class PointRegistration(Task):
     def predict(self, output: Tensor) -> dict[str, Tensor]:
         pose = pose_from_output(output.float())
         return {"rotation": pose[:, :9].reshape(-1, 3, 3), "translation": pose[:, 9:] * self.length_scale}
+
+    def finish_table(self, table) -> None:
+        """Errors against the true motion the index table carries (``true_pose``, data units): ``rot_err_deg``,
+        ``trans_err_<unit>``, ``true_angle_deg``; the raw pose columns are dropped (one scalar per column)."""
+        import numpy as np
+
+        if "true_pose" not in table.colnames or "predicted_rotation" not in table.colnames:
+            return
+        true = torch.as_tensor(np.asarray(table["true_pose"], dtype=np.float64))
+        r_true = true[:, :9].reshape(-1, 3, 3)
+        r_pred = torch.as_tensor(np.asarray(table["predicted_rotation"], dtype=np.float64)).reshape(-1, 3, 3)
+        t_pred = torch.as_tensor(np.asarray(table["predicted_translation"], dtype=np.float64))
+        unit = self.length_unit or "units"
+        table["rot_err_deg"] = rotation_angle_deg(r_pred, r_true).numpy().astype(np.float32)
+        table[f"trans_err_{unit}"] = (t_pred - true[:, 9:] * self.length_scale).norm(dim=-1).numpy().astype(np.float32)
+        table["true_angle_deg"] = rotation_angle_deg(r_true, torch.eye(3, dtype=r_true.dtype).expand_as(r_true)).numpy()
+        table["predicted_angle_deg"] = rotation_angle_deg(r_pred, torch.eye(3, dtype=r_pred.dtype).expand_as(r_pred)).numpy()
+        table.remove_columns(["true_pose", "predicted_rotation", "predicted_translation"])

@@ -183,11 +183,12 @@ def split_predictions(trainer, model, dm, task, split: str = "test"):
     """The predictions table of one split (``trainer.predict`` → ``predict_step`` → task → writer)."""
     from astrolab.training.predictions import predictions_table
 
-    if not hasattr(dm, "index_table") or not _has_index_table(dm):
+    if not _has_index_table(dm):
         return None
     dm.predict_split = split
     outputs = trainer.predict(model, datamodule=dm, return_predictions=True)
-    return predictions_table(outputs, dm, task)
+    table = predictions_table(outputs, dm, task)
+    return table[table["split"] == split] if "split" in table.colnames else table
 
 
 def _has_index_table(dm) -> bool:
@@ -200,8 +201,6 @@ def _write_split_predictions(cfg, run_dir: Path, trainer, model, dm, task):
     if not cfg.get("save_predictions", True):
         return None
     table = split_predictions(trainer, model, dm, task, "test")
-    if table is None and hasattr(dm, "predictions_table"):  # families not yet on the index-table contract
-        table = dm.predictions_table(model, task, "test")
     if table is not None:
         write_table(table, run_dir / "predictions_test.csv")
     return table

@@ -126,18 +126,6 @@ class AstroDataModule(L.LightningDataModule):
             return {"mean": float(y_train.mean()), "std": float(y_train.std().clamp(min=1e-12))}
         return {"mean": 0.0, "std": 1.0}
 
-    def whole_graph_outputs(self, model, split: str):
-        """One forward pass over ``self.graph`` (a data module whose batch is the whole graph, splits as
-        ``nodes.<split>_mask``); returns ``(outputs of the split's nodes, nodes, mask)`` on the CPU."""
-        import torch
-
-        model.eval()
-        with torch.no_grad():
-            out = model(self.graph.to(model.device)).cpu()
-        nodes = self.graph["nodes"]
-        mask = nodes[f"{split}_mask"]
-        return out[mask], nodes, mask
-
     def has_index_table(self) -> bool:
         """Whether predictions of this data module go through :meth:`index_table`."""
         return type(self).index_table is not AstroDataModule.index_table

@@ -113,7 +113,7 @@ class CosmicWebDataModule(AstroDataModule):
                  scales: list[int | float] | tuple = (8, 16, 32), split: dict[str, Any] | None = None,
                  task_kind: str = "classification",
                  cache_dir: str | None = None, use_cache: bool = True, fixed: dict[str, Any] | None = None,
-                 evaluate_all: bool = False, user_boxsize: float | None = None, n_stars: int | None = None) -> None:
+                 evaluate_all: bool = False, user_boxsize: float | None = None, n_stars: int | None = None, predict_all: bool = False) -> None:
         super().__init__()
         from astrolab.data.cache import default_cache_dir
 
@@ -137,7 +137,7 @@ class CosmicWebDataModule(AstroDataModule):
         self.split_cfg = {"val": 0.15, "test": 0.15, "buffer": 4.0, **dict(split or {})}
         self.task_kind = task_kind
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-        self.use_fixed(fixed, evaluate_all)
+        self.use_fixed(fixed, evaluate_all, predict_all)
         self.graph: TensorDict | None = None
 
     def embedded_path(self) -> Path:
@@ -244,7 +244,7 @@ class CosmicWebDataModule(AstroDataModule):
                 ei = radius_graph(pos, r, boxsize=box)
             graphs[key] = TensorDict({"index": ei.t().contiguous()}, batch_size=[ei.shape[1]])
         x_raw = np.stack(feats, 1)
-        if self.evaluate_all:
+        if self.evaluate_all or self.predict_all:
             masks = {"train": np.zeros(n, bool), "val": np.zeros(n, bool), "test": np.ones(n, bool)}
         else:
             masks = slab_masks(pos[:, 0], float(self.split_cfg["val"]), float(self.split_cfg["test"]),
@@ -268,6 +268,8 @@ class CosmicWebDataModule(AstroDataModule):
             **{f"{s}_mask": torch.from_numpy(m) for s, m in masks.items()},
             "id": torch.from_numpy(ids),
             "row": torch.from_numpy(rows.astype(np.int64)),
+            "index": torch.arange(n),
+            "predict_mask": torch.from_numpy(masks["test"].copy()),
         }, batch_size=[n])
         self.graph = TensorDict({"nodes": nodes, **graphs, "box": torch.tensor(float(box or 0.0))}, batch_size=[])
         self.class_names = list(WEB_CLASSES)
@@ -303,27 +305,28 @@ class CosmicWebDataModule(AstroDataModule):
                 "labels": self.info["labels"], "split": "slabs along x with buffer",
                 "split_sizes": {s: int(nodes[f"{s}_mask"].sum()) for s in ("train", "val", "test")}}
 
-    def predictions_table(self, model, task, split: str = "test"):
+    def index_table(self):
+        """One row per particle (``index`` order): exact ``id``, ``row`` in the file, comoving position
+        ``x, y, z`` [Mpc/h], split, and the T-web class (``true``, ``true_code``)."""
         from astropy.table import Table
 
-        out, nodes, mask = self.whole_graph_outputs(model, split)
-        pred = task.predict(out)
+        nodes = self.graph["nodes"]
         t = Table()
-        t["id"] = nodes["id"][mask].numpy().astype(np.int64)
+        t["id"] = nodes["id"].numpy().astype(np.int64)
+        t["row"] = nodes["row"].numpy()
         for i, c in enumerate("xyz"):
-            t[c] = nodes["pos"][mask][:, i].numpy()
-        y = nodes["y"][mask]
-        if task.name == "filament_detection":
-            t["true"] = task.binarise(y).numpy()
-            t["predicted"] = pred["label"].numpy()
-            t["prob_filament"] = pred["prob"][:, 1].numpy().astype(np.float32)
-        else:
-            names = np.array(self.class_names)
-            t["true"] = names[y.numpy()]
-            t["predicted"] = names[pred["label"].numpy()]
-            for i, c in enumerate(self.class_names):
-                t[f"prob_{c}"] = pred["prob"][:, i].numpy().astype(np.float32)
+            t[c] = nodes["pos"][:, i].numpy()
+        split = np.full(len(t), "", dtype="<U5")
+        for s in ("train", "val", "test"):
+            split[nodes[f"{s}_mask"].numpy()] = s
+        t["split"] = split
+        y = nodes["y"].numpy()
+        t["true"] = np.asarray(self.class_names)[y]
+        t["true_code"] = y
         return t
+
+    def predict_dataloader(self):
+        return self._loader("predict", False)
 
     def _loader(self, split: str = "train", shuffle: bool = False):
         """The whole graph every step (splits are node masks)."""
@@ -331,4 +334,6 @@ class CosmicWebDataModule(AstroDataModule):
 
         if self.graph is None:
             self.setup()
+        if split == "predict":
+            self.graph["nodes", "predict_mask"] = self.graph["nodes", f"{self.predict_split}_mask"].clone()
         return DataLoader([self.graph], batch_size=None, collate_fn=_identity, shuffle=False)

@@ -104,7 +104,8 @@ class GalaxyCloudDataModule(AstroDataModule):
                  augment: bool = True, batch_size: int = 32, split: dict[str, Any] | None = None,
                  task_kind: str = "classification",
                  cache_dir: str | None = None, use_cache: bool = True, fixed: dict[str, Any] | None = None,
-                 evaluate_all: bool = False, num_workers: int = 0, n_stars: int | None = None) -> None:
+                 evaluate_all: bool = False, num_workers: int = 0, n_stars: int | None = None,
+                 predict_all: bool = False) -> None:
         super().__init__()
         from astrolab.data.cache import default_cache_dir
 
@@ -134,7 +135,7 @@ class GalaxyCloudDataModule(AstroDataModule):
         self.split_cfg = {"val": 0.15, "test": 0.15, "seed": 0, **dict(split or {})}
         self.task_kind = task_kind
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-        self.use_fixed(fixed, evaluate_all)
+        self.use_fixed(fixed, evaluate_all, predict_all)
         if self.fixed.get("scale_kpc"):  # evaluation: the trained model's length unit and cloud size
             self.scale_kpc = float(self.fixed["scale_kpc"])
             self.n_points = int(self.fixed.get("n_points", self.n_points))
@@ -168,10 +169,10 @@ class GalaxyCloudDataModule(AstroDataModule):
         self.prepare_data()
         cat = read_catalog(self.source_path())
         needed = [self._col(c) for c in ("cloud_id", "x", "y", "z")]
-        if self.target == "morphology":
-            needed.append(self._col(self.cloud_target))
-        if self.target == "component":
-            needed.append(self._col(self.point_target))
+        label = {"morphology": self.cloud_target, "component": self.point_target}.get(self.target)
+        self.has_target = label is not None and self._col(label) in cat
+        if label is not None and not (self.predict_all and not self.has_target):
+            needed.append(self._col(label))
         missing = [c for c in needed if c not in cat]
         if missing:
             raise MissingColumnError(f"'{self.source_path().name}' has no column(s) {', '.join(missing)}; "
@@ -209,16 +210,20 @@ class GalaxyCloudDataModule(AstroDataModule):
             return torch.from_numpy(codes), list(names)
 
         b = len(ids)
-        clouds = {"id": torch.from_numpy(ids)}
-        points = {"pos": positions}
+        clouds = {"id": torch.from_numpy(ids), "index": torch.arange(b)}
+        points = {"pos": positions, "index": torch.arange(b * n).reshape(b, n)}
         self.class_names: list[str] | None = None
         strat = None
-        if self.target == "morphology":
+        if label is not None and not self.has_target:  # applying a model to clouds without labels
+            self.class_names = list(self.fixed.get("class_names") or [])
+            (clouds if self.target == "morphology" else points)["y"] = torch.full(
+                (b,) if self.target == "morphology" else (b, n), -1, dtype=torch.long)
+        elif self.target == "morphology":
             clouds["y"], self.class_names = encode(self.cloud_target, True)
             strat = clouds["y"].numpy()
         elif self.target == "component":
             points["y"], self.class_names = encode(self.point_target, False)
-        if self.evaluate_all:
+        if self.predict_all or self.evaluate_all:
             masks = {"train": np.zeros(b, bool), "val": np.zeros(b, bool), "test": np.ones(b, bool)}
         else:
             masks = split_masks(b, strat, self.split_cfg["val"], self.split_cfg["test"], int(self.split_cfg["seed"]))
@@ -231,7 +236,7 @@ class GalaxyCloudDataModule(AstroDataModule):
         y_train = None
         if self.class_names is not None:
             y_train = self.data[self.split_index["train"]].get(self.batch_keys["target"]).reshape(-1)
-            counts = torch.bincount(y_train, minlength=len(self.class_names)).double()
+            counts = torch.bincount(y_train.clamp(min=0), minlength=len(self.class_names)).double()
             self.class_weights = (counts.sum() / (len(counts) * counts.clamp(min=1))).tolist()
             self.class_counts = dict(zip(self.class_names, counts.long().tolist()))
         self.info = {"path": str(self.source_path()), "checksum": cat.checksum, "n_rows": len(cat)}
@@ -321,48 +326,34 @@ class GalaxyCloudDataModule(AstroDataModule):
             out["registration"] = self.reg_cfg
         return out
 
-    def predictions_table(self, model, task, split: str = "test"):
-        """Per cloud (classification, registration) or per particle (segmentation); ids exact."""
+    def index_table(self):
+        """Per cloud (``index`` order; morphology and registration) or per particle slot (segmentation,
+        ``cloud × n_points``): exact cloud ids, the particle's row in the file and position in kpc, the
+        split, and the truth (class name, or the registration's true motion ``true_pose``)."""
         from astropy.table import Table
 
-        model.eval()
-        idx = self.split_index[split]
-        outs, tds = [], []
-        with torch.no_grad():
-            for chunk in torch.split(idx, self.batch_size):
-                td = self._make_batch(chunk, train=False)
-                outs.append(model(td.to(model.device)).cpu())
-                tds.append(td)
-        out = torch.cat(outs)
-        td = torch.cat(tds)
+        split_of = np.full(len(self.cloud_ids), "", dtype="<U5")
+        for s, idx in self.split_index.items():
+            split_of[idx.numpy()] = s
         table = Table()
-        if self.target == "transform":
-            from astrolab.tasks.point import pose_from_output, rotation_angle_deg
-
-            pose = pose_from_output(out)
-            true = td["clouds", "pose"]
-            table["cloud_id"] = td["clouds", "id"].numpy().astype(np.int64)
-            table["rot_err_deg"] = rotation_angle_deg(pose[:, :9].reshape(-1, 3, 3),
-                                                      true[:, :9].reshape(-1, 3, 3)).numpy()
-            table["trans_err_kpc"] = ((pose[:, 9:] - true[:, 9:]).norm(dim=-1) * self.scale_kpc).numpy()
-            table["true_angle_deg"] = rotation_angle_deg(true[:, :9].reshape(-1, 3, 3),
-                                                         torch.eye(3).expand(len(true), 3, 3)).numpy()
-            return table
-        names = np.array(task.class_names)
-        pred = task.predict(out.reshape(-1, out.shape[-1]))
-        if self.target == "morphology":
-            table["cloud_id"] = td["clouds", "id"].numpy().astype(np.int64)
-            y = td["clouds", "y"].numpy()
-        else:
-            rows = self.particle_rows[idx.numpy()]
-            table["cloud_id"] = np.repeat(td["clouds", "id"].numpy().astype(np.int64), self.n_points)
-            table["row"] = rows.reshape(-1).astype(np.int64)
-            xyz = td["points", "pos"].reshape(-1, 3).numpy().astype(np.float64) * self.scale_kpc
+        if self.target == "component":
+            n = self.n_points
+            table["cloud_id"] = np.repeat(self.cloud_ids.astype(np.int64), n)
+            table["row"] = self.particle_rows.reshape(-1).astype(np.int64)
+            xyz = self.data["points", "pos"].reshape(-1, 3).numpy().astype(np.float64) * self.scale_kpc
             for k, c in enumerate("xyz"):
                 table[c] = xyz[:, k]  # kpc, as read (evaluation clouds are not rotated)
-            y = td["points", "y"].numpy().reshape(-1)
-        table["true"] = names[y]
-        table["predicted"] = names[pred["label"].numpy()]
-        for i, n in enumerate(task.class_names):
-            table[f"prob_{n}"] = pred["prob"][:, i].numpy().astype(np.float32)
+            table["split"] = np.repeat(split_of, n)
+            if self.has_target:
+                self.add_true_column(table, self.data["points", "y"].reshape(-1))
+            return table
+        table["cloud_id"] = self.cloud_ids.astype(np.int64)
+        table["split"] = split_of
+        if self.target == "transform":
+            rs, ts = self.fixed_motion  # evaluation motions: ref = R src + t with R = rs^T, t = -R ts
+            rot = rs.transpose(1, 2)
+            t = -(rot @ ts[:, :, None]).squeeze(-1)
+            table["true_pose"] = torch.cat([rot.reshape(-1, 9), t], -1).numpy()
+        elif self.has_target:
+            self.add_true_column(table, self.data["clouds", "y"])
         return table

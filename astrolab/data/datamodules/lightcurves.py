@@ -584,7 +584,8 @@ class LightCurveDataModule(AstroDataModule):
                 "x": q["x"][qrows] * qmask.unsqueeze(-1), "time": (q["time"][qrows] * qmask).float(),
                 "band": q["band"][qrows] * qmask, "mask": qmask,
                 "target": (q["target"][qrows] * qmask.unsqueeze(-1)).float(),
-                "offset": q["offset"][qrows] * qmask, "mjd": q["mjd"][qrows] * qmask}, batch_size=[B, Q])
+                "offset": q["offset"][qrows] * qmask, "mjd": q["mjd"][qrows] * qmask,
+                "index": qrows}, batch_size=[B, Q])
         return batch
 
     def _loader(self, split: str, shuffle: bool):
@@ -622,9 +623,6 @@ class LightCurveDataModule(AstroDataModule):
                         "period": period})
         return out
 
-    def has_index_table(self) -> bool:
-        """Per-object predictions (classification); forecasts keep their per-epoch table."""
-        return self.task_kind == "classification"
 
     def index_table(self):
         """One row per object (``index`` order): ``id`` (exact), sky position and period when known,
@@ -633,7 +631,26 @@ class LightCurveDataModule(AstroDataModule):
 
         objs = self.td["objects"]
         table = Table()
+        if "queries" in self.td.keys():  # forecasting: one row per query epoch
+            q = self.td["queries"]
+            obj = q["object"].numpy()
+            table["id"] = objs["id"].numpy().astype(np.int64)[obj]
+            table["object_id"] = table["id"]
+            table["mjd"] = q["mjd"].numpy()
+            table["band"] = np.asarray(self.band_names)[q["band"].numpy()]
+            off = q["offset"].numpy().astype(np.float64)
+            target = q["target"].numpy().astype(np.float64)
+            table["true"] = target[:, 0] + off  # magnitude observed at that epoch
+            table["persistence"] = target[:, 1] + off
+            table["phase_folded"] = target[:, 2] + off
+            table["offset"] = off  # forecasts are relative to it; the writer adds it back
+            split = np.full(len(objs["id"]), "", dtype="<U5")
+            for s in ("train", "val", "test"):
+                split[objs[f"{s}_mask"].numpy()] = s
+            table["split"] = split[obj]
+            return table
         table["id"] = objs["id"].numpy().astype(np.int64)
+        table["object_id"] = table["id"]  # the light curves' own id (dataset.columns.object_id)
         for c in ("ra", "dec"):
             if np.isfinite(objs[c].numpy()).any():
                 table[c] = objs[c].numpy()
@@ -646,50 +663,6 @@ class LightCurveDataModule(AstroDataModule):
         if self.class_names:
             self.add_true_column(table, objs["y"])
         return table
-
-    def predictions_table(self, model, task, split: str = "test"):
-        """Per-query magnitude forecasts (ids exact); classification goes through :meth:`index_table`."""
-        from astropy.table import Table
-
-        model.eval()
-        outs, batches = [], []
-        with torch.no_grad():
-            for batch in self._loader(split, False):
-                out = model(batch.to(model.device)).cpu()
-                outs.append(out[batch["objects", "seed"].cpu()] if task.kind == "classification" else out)
-                batches.append(batch)
-        table = Table()
-        if not outs:
-            return None
-        if task.kind == "classification":
-            ids = torch.cat([b["objects", "id"][b["objects", "seed"]] for b in batches])
-            y = torch.cat([b["objects", "y"][b["objects", "seed"]] for b in batches])
-            pred = task.predict(torch.cat(outs))
-            names = np.array(task.class_names)
-            table["object_id"] = ids.numpy().astype(np.int64)
-            table["true"] = names[y.numpy()]
-            table["predicted"] = names[pred["label"].numpy()]
-            for i, n in enumerate(task.class_names):
-                table[f"prob_{n}"] = pred["prob"][:, i].numpy().astype(np.float32)
-            return table
-        rows = []
-        for b, o in zip(batches, outs):
-            m = b["queries", "mask"]
-            oid = b["objects", "id"].unsqueeze(1).expand_as(m)
-            pred = task.predict(o[m])["value"]
-            off = b["queries", "offset"][m]
-            rows.append((oid[m], b["queries", "mjd"][m], b["queries", "band"][m], b["queries", "target"][m],
-                         pred, off))
-        cat = [torch.cat([r[i] for r in rows]) for i in range(6)]
-        table["object_id"] = cat[0].numpy().astype(np.int64)
-        table["mjd"] = cat[1].numpy()
-        table["band"] = np.array(self.band_names)[cat[2].numpy()]
-        table["mag"] = (cat[3][:, 0].double() + cat[5]).numpy()
-        table["predicted"] = (cat[4].double() + cat[5]).numpy()
-        table["persistence"] = (cat[3][:, 1].double() + cat[5]).numpy()
-        table["phase_folded"] = (cat[3][:, 2].double() + cat[5]).numpy()
-        return table
-
 
 class LengthBucketSampler:
     """Batches of similar sequence length (less padding, same results: padding is masked).

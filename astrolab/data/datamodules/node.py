@@ -335,6 +335,9 @@ class NodeGraphDataModule(AstroDataModule):
         nodes = self.graph["nodes"]
         table = Table()
         table["id"] = nodes["id"].numpy().astype(np.int64)
+        survey_id = self.meta["info"].get("id_column")
+        if survey_id and survey_id not in ("id", "row"):
+            table[survey_id] = table["id"]  # the survey's own id column, as spelled in the file
         table["row"] = nodes["row"].numpy()
         split = np.full(len(table), "", dtype="<U5")
         for s in ("train", "val", "test"):

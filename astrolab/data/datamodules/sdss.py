@@ -330,6 +330,9 @@ class SDSSDataModule(AstroDataModule):
         td = self.data
         table = Table()
         table["id"] = td["id"].numpy().astype(np.int64)
+        survey_id = (self.info.get("file_columns") or {}).get("objid", "objid")
+        if survey_id not in ("id", "row"):
+            table[survey_id] = table["id"]  # the survey's own id column, as spelled in the file
         table["row"] = td["row"].numpy()
         table["has_spectrum"] = td["has_spectrum"].numpy()
         split = np.full(len(table), "", dtype="<U5")
