@@ -63,9 +63,40 @@ def check_config(cfg: Any, command: str) -> None:
     _check_hpo(cfg, command)
     _check_split(cfg)
     _check_targets(cfg)
+    _check_optional_packages(cfg)
     if command in ("train", "hpo"):
         _check_compatible(cfg)
     _check_hardware(cfg)
+
+
+#: targets that need an optional extra: class name -> (modules, any one of which works; the extra)
+_OPTIONAL = {
+    "TensorBoardLogger": (("tensorboard", "tensorboardX"), "tensorboard"),
+    "MLFlowLogger": (("mlflow",), "mlflow"),
+    "WandbLogger": (("wandb",), "wandb"),
+}
+
+
+def _check_optional_packages(cfg: Any) -> None:
+    """A logger whose package is not installed: one line with the pip command (not Lightning's error)."""
+    import importlib.util
+
+    for group in ("logger", "callbacks"):
+        node = cfg.get(group)
+        if not node or not hasattr(node, "items"):
+            continue
+        for name, sub in node.items():
+            if sub is None or not hasattr(sub, "get") or not sub.get("_target_"):
+                continue
+            cls = str(sub.get("_target_")).rsplit(".", 1)[-1]
+            if cls in _OPTIONAL:
+                modules, extra = _OPTIONAL[cls]
+                if not any(importlib.util.find_spec(m) is not None for m in modules):
+                    raise ConfigError(f"{group}.{name} ({cls}) needs the {modules[0]} package: "
+                                      f"pip install \"astrolab[{extra}]\" (or choose another {group}, e.g. "
+                                      f"{group}=csv)" if group == "logger" else
+                                      f"{group}.{name} ({cls}) needs the {modules[0]} package: "
+                                      f"pip install \"astrolab[{extra}]\"")
 
 
 def _check_compatible(cfg: Any) -> None:
@@ -140,8 +171,8 @@ _FROM_DATA = {"task", "num_features", "num_classes", "task_kind", "fixed", "eval
 # -- value rules ---------------------------------------------------------------------------------------
 def _check_value(path: str, value: Any) -> None:
     key = path.rsplit(".", 1)[-1]
-    if path.startswith("trainer.") or path.startswith("hpo.params") or path.startswith("hydra."):
-        return  # trainer keys have their own rules; search-space strings are the sweeper's grammar
+    if path.startswith(("trainer.", "hpo.", "hydra.")):
+        return  # trainer and hpo keys have their own rules (_check_trainer, _check_hpo)
     if value is None:
         return
     items = value if isinstance(value, list) else [value]

@@ -100,6 +100,37 @@ def _call_plotter(fn: Callable[..., list[Path]], run_dir: Path, model, task, dm,
     return fn(run_dir, model, task, dm, table)
 
 
+def log_figures(loggers, paths: list[Path], step: int | None = None) -> int:
+    """Send a run's PNGs to the experiment loggers that take images (TensorBoard: images under
+    ``figures/<name>``; MLflow: artifacts in ``figures/``; W&B: images under ``figures``). Returns how
+    many figures were sent; a logger that fails is logged as a warning, never fails the run."""
+    sent = 0
+    paths = [Path(p) for p in paths if Path(p).exists()]
+    for lg in list(loggers or []):
+        kind = type(lg).__name__
+        try:
+            if kind == "TensorBoardLogger":
+                import matplotlib.image as mpimg
+
+                for p in paths:
+                    img = mpimg.imread(str(p))
+                    lg.experiment.add_image(f"figures/{p.stem}", img[..., :3], global_step=step or 0,
+                                            dataformats="HWC")
+                    sent += 1
+                lg.experiment.flush()
+            elif kind == "MLFlowLogger":
+                for p in paths:
+                    lg.experiment.log_artifact(lg.run_id, str(p), artifact_path="figures")
+                    sent += 1
+            elif kind == "WandbLogger":
+                if paths:
+                    lg.log_image(key="figures", images=[str(p) for p in paths], caption=[p.stem for p in paths])
+                    sent += len(paths)
+        except Exception as exc:  # a logger must never fail a finished run
+            log.warning("figures not sent to %s: %s: %s", kind, type(exc).__name__, exc)
+    return sent
+
+
 def _safe_table(dm, model, task, split):
     try:
         return dm.predictions_table(model, task, split)
