@@ -19,6 +19,7 @@ DESCRIPTIONS = {
     "evaluate": "test a trained model: astrolab evaluate ckpt_path=PATH [dataset.path=FILE]",
     "hpo": "tune a model with Optuna (pruning, recycled models, resumable): astrolab hpo hpo=gat",
     "aggregate": "mean ± std of the test metrics of a multirun over seeds: astrolab aggregate DIR",
+    "data": "download a catalog: astrolab data fetch gaia --ra 56.75 --dec 24.12 --radius 1 -o pleiades.fits",
 }
 
 
@@ -51,6 +52,7 @@ def help_text() -> str:
         "  astrolab hpo hpo=gat dataset=gaia hpo.n_trials=50",
         "  astrolab train -m hpo=gat dataset=gaia",
         "  astrolab aggregate outputs/multirun/2026-01-01/12-00-00-000000",
+        "  astrolab data fetch gaia --ra 56.75 --dec 24.12 --radius 1.0 -o pleiades.fits",
         "",
         "Any config value can be overridden (Hydra syntax); `astrolab <command> --help` shows the full config.",
         "ASTROLAB_DEBUG=1 shows full tracebacks.",
@@ -154,8 +156,17 @@ def _aggregate_command(args: list[str]) -> None:
     aggregate_command(args)
 
 
+def _data_command(args: list[str]) -> None:
+    import logging
+
+    from astrolab.data.fetch import data_command
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    data_command(args)
+
+
 #: commands that take plain arguments instead of Hydra overrides
-DIRECT = {"aggregate": _aggregate_command}
+DIRECT = {"aggregate": _aggregate_command, "data": _data_command}
 
 
 def run_hydra(command: str, args: list[str]) -> None:
