@@ -93,7 +93,8 @@ def test_epoch_metrics_side_by_side(tmp_path):
                    ",0.1,0,,,,,\n0,,1,,,,0.5,0.9\n0,,1,,0.4,1.0,,\n"
                    ",0.05,2,,,,,\n1,,3,,,,0.6,0.8\n1,,3,,0.55,0.85,,\n2,,4,0.7,,,,\n")
     out = write_epoch_metrics(raw, tmp_path / "metrics.csv")
-    rows = list(csv.DictReader(out.open()))
+    with out.open() as fh:
+        rows = list(csv.DictReader(fh))
     assert list(rows[0])[:6] == ["epoch", "step", "train/loss", "val/loss", "train/acc", "val/acc"]
     assert [r["epoch"] for r in rows] == ["1", "2", ""]
     assert rows[0]["val/loss"] == "0.9" and rows[0]["train/loss"] == "1.0" and rows[1]["lr-SGD"] == "0.05"
@@ -105,7 +106,8 @@ def test_csv_logger_writes_both_files(tmp_path):
 
     logger = EpochCSVLogger(save_dir=str(tmp_path), name="", version="")
     _tiny_fit(tmp_path, [], max_epochs=2, logger=[logger])
-    rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
+    with (tmp_path / "metrics.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
     assert [r["epoch"] for r in rows] == ["1", "2"] and rows[0]["train/loss"] and rows[0]["val/loss"]
     assert (tmp_path / "metrics_raw.csv").exists()
 
