@@ -253,6 +253,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _failed_override(text: str, args: list[str]) -> str:
+    """The command-line argument a Hydra message is about (the ``hpo.params.…`` one), else ``''``."""
+    m = re.search(r"Could not override '([^']+)'", text)
+    key = m.group(1) if m else None
+    for a in args:
+        if (key and a.lstrip("+").startswith(key + "=")) or (not key and a.startswith("hpo.params.")):
+            return a
+    return ""
+
+
 def _known_error(exc: BaseException, command: str, args: list[str]) -> str | None:
     """One actionable line for the errors Hydra raises before a job starts (unknown key, a run directory
     that cannot be made), else ``None``."""
@@ -265,7 +275,7 @@ def _known_error(exc: BaseException, command: str, args: list[str]) -> str | Non
         where = exc.filename or "the run directory"
         return f"cannot create the run directory '{where}' ({what}); set {key}=<a writable folder>"
     text = str(exc)
-    line = override_error_message(text)
+    line = override_error_message(text) or override_error_message(f"'{_failed_override(text, args)}' {text}")
     if line is not None:
         return line
     key = refused_key(text)

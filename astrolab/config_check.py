@@ -507,8 +507,16 @@ def known_keys(command: str, overrides: list[str], config_dir: str | None = None
 _UNKNOWN_FUNCTION = re.compile(r"Error parsing override '([^=']+)=[^']*'.*Unknown function '(\w+)'", re.S)
 
 
+_SEARCH_PARAM = re.compile(r"'\+*(hpo\.params\.([^=' ]+))=([^']*)'")
+
+
 def override_error_message(message: str) -> str | None:
-    """One line for an override Hydra could not parse because of a misspelt sweep function."""
+    """One line for an override Hydra could not parse or apply: a misspelt sweep function, or one
+    parameter of a search space written as a dotted path (its keys are config paths themselves)."""
+    p = _SEARCH_PARAM.search(message)
+    if p and ("requires --multirun" in message or "Could not override" in message):
+        return (f"{p.group(1)}: the keys of hpo.params are config paths; override one parameter of the search "
+                f"space as 'hpo.params={{{p.group(2)}:\"{p.group(3)}\"}}' (quoted; the other parameters stay)")
     m = _UNKNOWN_FUNCTION.search(message)
     if not m:
         return None

@@ -211,3 +211,19 @@ def test_cli_user_config_folder_choices_pass(run_cli, tmp_path):
         validate_choices(["logger=mine"])
     with pytest.raises(ConfigError, match="does not exist; fix --config-dir"):
         validate_choices(["logger=mine", "--config-dir", str(tmp_path / "nope")])
+
+
+def test_one_search_space_parameter_override_is_explained():
+    from astrolab.config_check import override_error_message
+
+    line = override_error_message("Sweep parameters 'hpo.params.model.heads=choice(1,2)' requires --multirun")
+    assert line == ("hpo.params.model.heads: the keys of hpo.params are config paths; override one parameter of "
+                    "the search space as 'hpo.params={model.heads:\"choice(1,2)\"}' (quoted; the other "
+                    "parameters stay)")
+
+
+def test_documented_search_space_override_composes(compose_cfg):
+    cfg = compose_cfg("hpo", "hpo=gat", 'hpo.params={model.heads:"choice(1,2)"}')
+    assert cfg.hpo.params["model.heads"] == "choice(1,2)"
+    assert "model.optimizer.lr" in cfg.hpo.params  # the other parameters stay
+    _check(cfg, "hpo")
