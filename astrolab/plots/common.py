@@ -9,22 +9,34 @@ import numpy as np
 
 
 def figure(*args, **kwargs):
-    """A matplotlib figure on the non-interactive Agg canvas (no display needed, thread-safe)."""
+    """A matplotlib figure on the non-interactive Agg canvas (no display needed, thread-safe), with
+    constrained layout (titles, legends and colour bars never overlap)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    kwargs.setdefault("layout", "constrained")
     fig = Figure(*args, **kwargs)
     FigureCanvasAgg(fig)
     return fig
 
 
+def set_title(fig, title: str | None, subtitle: str | None = None) -> None:
+    """The figure's top lines: the run (small, grey) and a subtitle, wrapped to the figure's width."""
+    import textwrap
+
+    width = max(int(fig.get_figwidth() * 13), 30)
+    lines = [textwrap.fill(t, width) for t in (title, subtitle) if t]
+    if lines:
+        fig.suptitle("\n".join(lines), fontsize=8, color="0.25")
+
+
 def save(fig, path: Path, title: str | None = None) -> Path:
-    """Write ``fig`` as a PNG (100 dpi-readable sizes), with ``title`` (the run) as its top line."""
+    """Write ``fig`` as a PNG (sizes readable at 100 dpi), with ``title`` (the run) as its top line."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if title:
-        fig.suptitle(title, fontsize=8, color="0.3")
-    fig.tight_layout()
+    set_title(fig, title)
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
 

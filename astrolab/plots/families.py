@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from astrolab.plots import register_plotter
-from astrolab.plots.common import figure, save
+from astrolab.plots.common import figure, save, set_title
 
 
 def phase_folded_light_curves(times: Sequence[np.ndarray], mags: Sequence[np.ndarray], periods: Sequence[float],
@@ -110,7 +110,7 @@ def photo_z_scatter(z_true: np.ndarray, z_pred: np.ndarray, path: Path, outlier:
     resid = (zp - zt) / (1 + zt)
     hi = float(np.nanpercentile(np.r_[zt, zp], 99.5)) * 1.08 + 1e-3 if len(zt) else 1.0
     fig = figure(figsize=(5.6, 7.0))
-    gs = fig.add_gridspec(2, 1, height_ratios=[3, 1.3], hspace=0.05)
+    gs = fig.add_gridspec(2, 1, height_ratios=[3, 1.3])
     ax = fig.add_subplot(gs[0])
     ax_r = fig.add_subplot(gs[1], sharex=ax)
     if cls is not None and len(zt) <= 5000:
@@ -146,12 +146,7 @@ def photo_z_scatter(z_true: np.ndarray, z_pred: np.ndarray, path: Path, outlier:
     ax_r.set_ylabel(r"$\Delta z/(1+z_\mathrm{spec})$")
     ax.tick_params(labelbottom=False)
     ax.set_title(photo_z_title(zt, zp, outlier, split), fontsize=8)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if title:
-        fig.suptitle(title, fontsize=8, color="0.3")
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    return path
+    return save(fig, path, title)
 
 
 def cosmic_web_slice(positions: np.ndarray, labels: np.ndarray, class_names: Sequence[str], path: Path,
@@ -192,15 +187,10 @@ def cosmic_web_slice(positions: np.ndarray, labels: np.ndarray, class_names: Seq
         ax.set_ylabel("xyz"[b] + " [Mpc/h]")
         counts = ", ".join(f"{c} {int((sel & (lab == k)).sum())}" for k, c in enumerate(class_names))
         ax.set_title(f"{name} class\n{counts}", fontsize=8)
-    fig.legend(handles, list(class_names), loc="lower center", ncol=len(class_names), fontsize=8, markerscale=3,
-               frameon=False)
-    head = f"{split} region: {'xyz'[axis]} = {lo_ax:.1f}–{hi_ax:.1f} Mpc/h, {int(sel.sum())} particles"
-    fig.suptitle(f"{title}\n{head}" if title else head, fontsize=8, color="0.3" if title else "k")
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    fig.legend(handles, list(class_names), loc="outside lower center", ncol=len(class_names), fontsize=8,
+               markerscale=3, frameon=False)
+    set_title(fig, title, f"{split} region: {'xyz'[axis]} = {lo_ax:.1f}–{hi_ax:.1f} Mpc/h, {int(sel.sum())} particles")
+    return save(fig, path)
 
 
 def point_cloud_segmentation(points: np.ndarray, predicted: np.ndarray, path: Path,

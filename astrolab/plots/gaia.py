@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from astrolab.plots import register_plotter
-from astrolab.plots.common import figure, save
+from astrolab.plots.common import figure, save, set_title
 
 #: class names drawn grey and underneath (the background population)
 BACKGROUND = ("field", "background", "none", "other")
@@ -118,12 +118,8 @@ def _panels(x: np.ndarray, y: np.ndarray, true, pred, names: list[str], labels: 
             ax.invert_xaxis()
         if invert_y:
             ax.invert_yaxis()
-    fig.suptitle(f"{title}\n{subtitle}" if title else subtitle, fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    set_title(fig, title, subtitle)
+    return save(fig, path)
 
 
 @register_plotter("node_graph")
