@@ -158,7 +158,11 @@ def _count(n: Any) -> str:
 
 
 class ModelSummary(_LightningModelSummary):
-    """Lightning's model summary without the FLOPs column and the "Total Flops" line."""
+    """Lightning's model summary without the FLOPs column and the "Total Flops" line; ``enabled=False``
+    (the config passes ``trainer.enable_model_summary``) prints nothing."""
+
+    def __init__(self, max_depth: int = 1, enabled: bool = True, **summarize_kwargs: Any) -> None:
+        super().__init__(max_depth=max_depth if enabled else 0, **summarize_kwargs)
 
     @staticmethod
     def summarize(summary_data, total_parameters, trainable_parameters, model_size, total_training_modes,
