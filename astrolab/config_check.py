@@ -62,6 +62,7 @@ def check_config(cfg: Any, command: str) -> None:
     _check_trainer(cfg)
     _check_hpo(cfg, command)
     _check_split(cfg)
+    _check_paths(cfg)
     _check_targets(cfg)
     _check_optional_packages(cfg)
     if command in ("train", "hpo"):
@@ -296,6 +297,33 @@ def _check_split(cfg: Any) -> None:
     if _is_number(val) and _is_number(test) and float(val) + float(test) >= 1:
         raise ConfigError(f"dataset.split.val={val} + dataset.split.test={test} leave no training data; "
                           "keep their sum below 1, e.g. dataset.split.val=0.15 dataset.split.test=0.15")
+
+
+#: data modules that read a folder of files as ``dataset.path``
+_FOLDER_READERS = ("LightCurveDataModule",)
+
+
+def _check_paths(cfg: Any) -> None:
+    """A catalog path that is a folder (where a file is expected) names the key, not IsADirectoryError."""
+    from pathlib import Path
+
+    ds = cfg.get("dataset")
+    if ds is None or not hasattr(ds, "get"):
+        return
+    target = str(ds.get("_target_", "") or "").rsplit(".", 1)[-1]
+    if not target:
+        return  # evaluate/predict: the checkpoint's data module decides (some read folders)
+    for key in ("path", "objects", "spectra_path"):
+        try:
+            value = ds.get(key)
+        except Exception:
+            continue
+        if not isinstance(value, str) or not value:
+            continue
+        p = Path(value).expanduser()
+        if p.is_dir() and not (key == "path" and target in _FOLDER_READERS):
+            raise ConfigError(f"dataset.{key}='{value}' is a folder; give a catalog file (CSV, ECSV, FITS, VOTable "
+                              f"or Parquet), e.g. dataset.{key}={p / 'catalog.fits'}")
 
 
 # -- keys a target takes -----------------------------------------------------------------------------------
