@@ -232,6 +232,19 @@ def _check_trainer(cfg: Any) -> None:
     if prec is not None and str(prec) not in _PRECISIONS:
         raise ConfigError(f"unknown trainer.precision '{prec}'; choose one of: 32-true, bf16-mixed, 16-mixed, "
                           "64-true, auto")
+    strategy = tr.get("strategy")
+    if isinstance(strategy, str) and strategy != "auto":
+        try:
+            from lightning.pytorch.strategies import StrategyRegistry
+
+            known = sorted(set(StrategyRegistry.available_strategies()) | {"auto", "ddp", "ddp_spawn", "fsdp"})
+        except Exception:  # pragma: no cover - Lightning always has its registry
+            known = []
+        if known and strategy not in known:
+            close = difflib.get_close_matches(strategy, known, n=1)
+            hint = f" (did you mean trainer.strategy={close[0]}?)" if close else ""
+            raise ConfigError(f"unknown trainer.strategy '{strategy}'{hint}; use auto, ddp, ddp_spawn, fsdp or "
+                              "another Lightning strategy name")
     dev = tr.get("devices")
     if dev is not None and not (_is_int(dev) and (dev >= 1 or dev == -1)) and str(dev) != "auto" \
             and not (isinstance(dev, str) and re.fullmatch(r"\d+(,\d+)*,?", dev)) and not _is_int_list(dev):

@@ -50,6 +50,7 @@ def _check(cfg, command="train"):
     ("dataset.split.val=0.6", "leave no training data"),
     ("dataset.graph.k=0", "dataset.graph.k=0"),
     ("dataset.path=/", "dataset.path='/' is a folder; give a catalog file"),
+    ("+trainer.strategy=dpp", "did you mean trainer.strategy=ddp?"),
 ])
 def test_bad_values_name_the_key(compose_cfg, override, expected):
     with pytest.raises(ConfigError) as err:
