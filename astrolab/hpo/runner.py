@@ -321,7 +321,7 @@ class NativeRunner:
 
     def fit(self, cfg: DictConfig, trial: Any = None) -> tuple[float, Any, dict[str, Any]]:
         """Train one config on the shared data; ``(monitored value, model, info)``."""
-        from lightning.pytorch.callbacks import ProgressBar
+        from lightning.pytorch.callbacks import ModelSummary, ProgressBar
 
         from astrolab import __version__
         from astrolab.training.build import (
@@ -350,7 +350,7 @@ class NativeRunner:
             "data_checksum": dm.describe().get("checksum"),
         }
         monitor = str(self.hpo.get("metric") or model.monitor) if self.cfg is not None else model.monitor
-        callbacks = [cb for cb in build_callbacks(cfg, model) if not isinstance(cb, ProgressBar)]
+        callbacks = [cb for cb in build_callbacks(cfg, model) if not isinstance(cb, (ProgressBar, ModelSummary))]
         if trial is not None:
             from astrolab.hpo.pruning import pruning_callback
 
