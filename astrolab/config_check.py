@@ -587,7 +587,8 @@ def unknown_key_message(key: str, command: str, args: list[str]) -> str:
                 f"({top}=NAME {key}=...)")
     siblings = [k.rpartition(".")[2] for k in keys if k.rpartition(".")[0] == parent
                 and not k.rpartition(".")[2].startswith("_")]
-    close = [f"{parent}.{c}" if parent else c for c in difflib.get_close_matches(leaf, siblings, n=1, cutoff=0.6)]
+    cutoff = 0.6 if len(leaf) > 3 else 0.75  # a short name is "close" to too many others
+    close = [f"{parent}.{c}" if parent else c for c in difflib.get_close_matches(leaf, siblings, n=1, cutoff=cutoff)]
     if not close:  # the same name elsewhere (dataset.hidden_dim -> model.hidden_dim), or a near path
         close = [k for k in keys if k.rsplit(".", 1)[-1] == leaf][:1] or \
             difflib.get_close_matches(key, [k for k in keys if k.count(".") == key.count(".")], n=1, cutoff=0.8)
