@@ -591,7 +591,8 @@ def unknown_key_message(key: str, command: str, args: list[str]) -> str:
     close = [f"{parent}.{c}" if parent else c for c in difflib.get_close_matches(leaf, siblings, n=1, cutoff=cutoff)]
     if not close:  # the same name elsewhere (dataset.hidden_dim -> model.hidden_dim), or a near path
         close = [k for k in keys if k.rsplit(".", 1)[-1] == leaf][:1] or \
-            difflib.get_close_matches(key, [k for k in keys if k.count(".") == key.count(".")], n=1, cutoff=0.8)
+            difflib.get_close_matches(key, [k for k in keys if k.count(".") == key.count(".")
+                                            and k.rpartition(".")[0] != parent], n=1, cutoff=0.8)
     if close:
         return f"unknown key '{key}' (did you mean {close[0]}?); see `astrolab {command} --cfg job` for every key"
     if siblings:
