@@ -12,7 +12,7 @@ import re
 import sys
 
 from astrolab import __version__
-from astrolab.config import COMMANDS, GROUPS, conf_dir, group_choices, unknown_choice_message
+from astrolab.config import COMMANDS, GROUPS, conf_dir, group_choices, unknown_choice_message, user_config_dirs
 
 DESCRIPTIONS = {
     "train": "fit a model, test the best checkpoint, write metrics/checkpoints/predictions",
@@ -20,6 +20,7 @@ DESCRIPTIONS = {
     "predict": "apply a trained model to a catalog: astrolab predict ckpt_path=PATH dataset.path=FILE",
     "hpo": "tune a model with Optuna (pruning, recycled models, resumable): astrolab hpo hpo=gat",
     "aggregate": "mean ± std of the test metrics of a multirun over seeds: astrolab aggregate DIR",
+    "data": "download a catalog: astrolab data fetch gaia --ra 56.75 --dec 24.12 --radius 1 -o pleiades.fits",
 }
 
 
@@ -54,6 +55,7 @@ def help_text() -> str:
         "  astrolab hpo hpo=gat dataset=gaia hpo.n_trials=50",
         "  astrolab train -m hpo=gat dataset=gaia",
         "  astrolab aggregate outputs/multirun/2026-01-01/12-00-00-000000",
+        "  astrolab data fetch gaia --ra 56.75 --dec 24.12 --radius 1.0 -o pleiades.fits",
         "",
         "Any config value can be overridden (Hydra syntax); `astrolab <command> --help` shows the full config.",
         "ASTROLAB_DEBUG=1 shows full tracebacks.",
@@ -65,9 +67,16 @@ _GROUP_ARG = re.compile(r"^[+~]?(?P<group>[a-z_]+)=(?P<value>[^=]*)$")
 
 
 def validate_choices(args: list[str]) -> None:
-    """Catch ``model=gatt`` before Hydra does, with a one-line message listing the choices."""
+    """Catch ``model=gatt`` before Hydra does, with a one-line message listing the choices (the options
+    of user config folders given with ``--config-dir`` or ``hydra.searchpath`` included)."""
     from astrolab.errors import ConfigError
 
+    extra = user_config_dirs(args)
+    for d in extra:
+        if not d.is_dir():
+            flag = "--config-dir" if any(a in ("--config-dir", "-cd") or a.startswith("--config-dir=")
+                                         for a in args) else "hydra.searchpath"
+            raise ConfigError(f"config folder '{d}' does not exist; fix {flag}")
     for arg in args:
         m = _GROUP_ARG.match(arg)
         if not m or m.group("group") not in GROUPS:
@@ -76,21 +85,28 @@ def validate_choices(args: list[str]) -> None:
         if value in ("null", "") or "(" in value or value.startswith("~"):
             continue
         for v in value.split(","):
-            if v and v not in group_choices(m.group("group")):
-                raise ConfigError(unknown_choice_message(m.group("group"), v))
+            if v and v not in group_choices(m.group("group"), extra):
+                raise ConfigError(unknown_choice_message(m.group("group"), v, extra))
 
 
-#: user errors raised inside Hydra jobs, reported by main() after Hydra returns (Hydra would
-#: otherwise print its own "Error executing job" line, and a multirun would stop at the first failure)
+#: errors raised inside Hydra jobs, reported by main() after Hydra returns (Hydra would otherwise print
+#: its own "Error executing job with overrides" line, and a multirun would stop at the first failure)
 _JOB_ERRORS: list[BaseException] = []
+#: set once Hydra hands over to a job (an OSError before it: the run directory could not be made)
+_JOB_STARTED: list[bool] = []
 
 
-def _guarded(run):
-    from astrolab.errors import AstrolabError
-
+def _guarded(run, cfg=None, command: str | None = None):
+    """Run one job: validate its config (:func:`astrolab.config_check.check_config`), then ``run()``;
+    errors are kept for main() (re-raised at once with ``ASTROLAB_DEBUG=1``)."""
+    _JOB_STARTED.append(True)
     try:
+        if cfg is not None and command is not None:
+            from astrolab.config_check import check_config
+
+            check_config(cfg, command)
         return run()
-    except AstrolabError as exc:
+    except Exception as exc:  # noqa: BLE001 - reported by main() in one line
         if os.environ.get("ASTROLAB_DEBUG", "") not in ("", "0"):
             raise
         _JOB_ERRORS.append(exc)
@@ -119,25 +135,25 @@ def _sweeper_value(summary):
 def _train_job(cfg):
     from astrolab.training.run import train
 
-    return _sweeper_value(_guarded(lambda: train(cfg)))
+    return _sweeper_value(_guarded(lambda: train(cfg), cfg, "train"))
 
 
 def _hpo_job(cfg):
     from astrolab.training.api import hpo_from_hydra
 
-    return _guarded(lambda: hpo_from_hydra(cfg))
+    return _guarded(lambda: hpo_from_hydra(cfg), cfg, "hpo")
 
 
 def _evaluate_job(cfg):
     from astrolab.training.run import evaluate
 
-    return _guarded(lambda: evaluate(cfg))
+    return _guarded(lambda: evaluate(cfg), cfg, "evaluate")
 
 
 def _predict_job(cfg):
     from astrolab.training.session import predict
 
-    return _guarded(lambda: predict(cfg))
+    return _guarded(lambda: predict(cfg), cfg, "predict")
 
 
 JOBS = {"train": _train_job, "evaluate": _evaluate_job, "hpo": _hpo_job, "predict": _predict_job}
@@ -190,8 +206,17 @@ def _aggregate_command(args: list[str]) -> None:
     aggregate_command(args)
 
 
+def _data_command(args: list[str]) -> None:
+    import logging
+
+    from astrolab.data.fetch import data_command
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    data_command(args)
+
+
 #: commands that take plain arguments instead of Hydra overrides
-DIRECT = {"aggregate": _aggregate_command}
+DIRECT = {"aggregate": _aggregate_command, "data": _data_command}
 
 
 def run_hydra(command: str, args: list[str]) -> None:
@@ -243,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises; astrolab formats the message
     from astrolab.errors import AstrolabError
 
+    _JOB_ERRORS.clear()
+    _JOB_STARTED.clear()
     try:
         validate_choices(rest)
         rest = prepare_run_dir(command, rest)
@@ -265,6 +292,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI boundary
         if debug:
             raise
+        line = _known_error(exc, command, rest)
+        if line is not None:
+            sys.stderr.write(f"astrolab: error: {line}\n")
+            return 2
         from hydra.errors import HydraException
         from omegaconf.errors import OmegaConfBaseException
 
@@ -272,6 +303,37 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"astrolab: {kind}: {_one_line(exc)} (ASTROLAB_DEBUG=1 for the traceback)\n")
         return 1
     return 0
+
+
+def _failed_override(text: str, args: list[str]) -> str:
+    """The command-line argument a Hydra message is about (the ``hpo.params.…`` one), else ``''``."""
+    m = re.search(r"Could not override '([^']+)'", text)
+    key = m.group(1) if m else None
+    for a in args:
+        if (key and a.lstrip("+").startswith(key + "=")) or (not key and a.startswith("hpo.params.")):
+            return a
+    return ""
+
+
+def _known_error(exc: BaseException, command: str, args: list[str]) -> str | None:
+    """One actionable line for the errors Hydra raises before a job starts (unknown key, a run directory
+    that cannot be made), else ``None``."""
+    from astrolab.config_check import override_error_message, refused_key, unknown_key_message
+
+    if isinstance(exc, OSError) and not _JOB_STARTED:
+        multirun = any(a in ("-m", "--multirun") for a in args)
+        key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+        what = exc.strerror or type(exc).__name__
+        where = exc.filename or "the run directory"
+        return f"cannot create the run directory '{where}' ({what}); set {key}=<a writable folder>"
+    text = str(exc)
+    line = override_error_message(text) or override_error_message(f"'{_failed_override(text, args)}' {text}")
+    if line is not None:
+        return line
+    key = refused_key(text)
+    if key is not None:
+        return unknown_key_message(key, command, args)
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

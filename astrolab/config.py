@@ -30,12 +30,42 @@ def conf_dir() -> Path:
     return here
 
 
-def group_choices(group: str) -> list[str]:
-    """Option names of a config group (``model`` → ``['gat', 'gcn', …]``)."""
-    folder = conf_dir() / group
-    if not folder.is_dir():
-        return []
-    return sorted(p.stem for p in folder.rglob("*.yaml") if not p.name.startswith("_"))
+def group_choices(group: str, extra_dirs: tuple[Path, ...] | list[Path] = ()) -> list[str]:
+    """Option names of a config group (``model`` → ``['gat', 'gcn', …]``), with the options of user
+    config folders (``--config-dir``, ``hydra.searchpath``) in ``extra_dirs``."""
+    names: set[str] = set()
+    for root in (conf_dir(), *extra_dirs):
+        folder = Path(root) / group
+        if folder.is_dir():
+            names |= {p.relative_to(folder).with_suffix("").as_posix() for p in folder.rglob("*.yaml")
+                      if not any(part.startswith("_") for part in p.relative_to(folder).parts)}
+    return sorted(names)
+
+
+def user_config_dirs(args: list[str]) -> list[Path]:
+    """Config folders a command line adds: ``--config-dir DIR`` / ``-cd DIR`` and
+    ``hydra.searchpath=[file://DIR,pkg://module]`` (the folders Hydra searches for group options)."""
+    import importlib.util
+
+    dirs: list[str] = []
+    for i, a in enumerate(args):
+        if a in ("--config-dir", "-cd") and i + 1 < len(args):
+            dirs.append(args[i + 1])
+        elif a.startswith("--config-dir="):
+            dirs.append(a.split("=", 1)[1])
+        elif a.lstrip("+").startswith("hydra.searchpath="):
+            value = a.split("=", 1)[1].strip().strip("[]")
+            dirs += [v.strip().strip("'\"") for v in value.split(",") if v.strip()]
+    out: list[Path] = []
+    for d in dirs:
+        if d.startswith("pkg://"):
+            spec = importlib.util.find_spec(d[len("pkg://"):].replace("/", "."))
+            if spec is not None and spec.submodule_search_locations:
+                out += [Path(loc) for loc in spec.submodule_search_locations]
+            continue
+        d = d[len("file://"):] if d.startswith("file://") else d
+        out.append(Path(d).expanduser())
+    return out
 
 
 def load_group_option(group: str, name: str):
@@ -52,10 +82,10 @@ def load_group_option(group: str, name: str):
     return cfg
 
 
-def unknown_choice_message(group: str, name: str) -> str:
+def unknown_choice_message(group: str, name: str, extra_dirs: tuple[Path, ...] | list[Path] = ()) -> str:
     import difflib
 
-    choices = group_choices(group)
+    choices = group_choices(group, extra_dirs)
     close = difflib.get_close_matches(name, choices, n=1)
     hint = f" (did you mean {group}={close[0]}?)" if close else ""
     return f"unknown {group} '{name}'{hint}; choose one of: {', '.join(choices)}"

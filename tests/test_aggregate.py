@@ -37,3 +37,24 @@ def test_aggregate_errors(run_cli, tmp_path):
     assert proc.returncode != 0 and "not a folder" in proc.stderr
     proc = run_cli("aggregate", str(tmp_path))
     assert proc.returncode != 0 and "no run summaries" in proc.stderr
+
+
+def test_single_runs_show_no_spread_and_tasks_never_mix(tmp_path):
+    import json
+
+    from astrolab.hpo.aggregate import aggregate, markdown
+
+    for i, (task, f1) in enumerate([("node_classification", 0.5), ("node_regression", 0.7),
+                                    ("node_classification", 0.6)]):
+        run = tmp_path / f"{i}"
+        (run / ".hydra").mkdir(parents=True)
+        (run / ".hydra" / "overrides.yaml").write_text(f"- model=gat\n- seed={i}\n")
+        (run / "summary.json").write_text(json.dumps({
+            "command": "train", "model": "gat", "dataset": "gaia", "task": task,
+            "metrics": {"test/f1_macro": f1}, "monitor": {"metric": "val/f1_macro", "mode": "max"}}))
+    df = aggregate(tmp_path)
+    assert sorted(df["n"].tolist()) == [1, 2]
+    assert set(df["group"]) == {"model=gat task=node_classification", "model=gat task=node_regression"}
+    md = markdown(df)
+    assert "| model=gat task=node_regression | 1 | 0.7000 |" in md
+    assert "0.5500 ± 0.0707" in md

@@ -132,3 +132,16 @@ def test_every_space_of_an_existing_model_composes_with_its_values(name):
     trial_cfg = _compose_train(f"hpo={name}", "paths.run_dir=x", *to_overrides(params))
     for key, value in params.items():
         assert OmegaConf.select(trial_cfg, key) == value
+
+
+@pytest.mark.parametrize("spec", ["choice(1, 2, 4)", "choice(a, b)", "range(1, 9, 2)", "range(0, 1, 0.25)",
+                                  "range(0.1, 0.35, 0.05)", "interval(0, 0.5)", "int(interval(1, 4))",
+                                  "tag(log, interval(1e-4, 1e-2))", "tag(log, int(interval(8, 256)))",
+                                  "5"])
+def test_public_parser_matches_the_sweeper(spec):
+    """astrolab.hpo.space parses with Hydra's public parser; the sweeper's own code gives the same."""
+    impl = pytest.importorskip("hydra_plugins.hydra_optuna_sweeper._impl")
+    from astrolab.hpo.space import create_params_from_overrides
+
+    ours = create_params_from_overrides([f"model.x={spec}"])
+    assert ours == impl.create_params_from_overrides([f"model.x={spec}"])

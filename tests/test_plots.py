@@ -117,6 +117,10 @@ def test_train_writes_plots_with_config_options(run_cli, tmp_path):
                   "model.gradient_checkpointing=true", "task.loss=focal", "trainer.gradient_clip_val=1.0",
                   f"hydra.run.dir={run_dir}")
     assert res.returncode == 0, res.stderr[-3000:]
+    # stdout is a pipe here: one plain line per epoch instead of the rich bar
+    epoch_lines = [ln for ln in res.stdout.splitlines() if "] - epoch " in ln]
+    assert [ln.split("] - epoch ")[1].split()[0] for ln in epoch_lines] == ["1/3", "2/3", "3/3"], res.stdout[-2000:]
+    assert all("val/f1_macro" in ln for ln in epoch_lines)
     summary = read_summary(run_dir)
     expected = {"learning_curves.png", "confusion_matrix.png", "gaia_cmd.png", "gaia_sky.png",
                 "gaia_proper_motion.png"}
@@ -176,3 +180,34 @@ def test_family_plotters_write_their_pictures(tmp_path):
                          DM("particles", web))
     assert (tmp_path / "cw" / "cosmic_web_slice.png").stat().st_size > 1000
     assert (tmp_path / "cw" / "confusion_matrix.png").exists()
+
+
+def test_photo_z_title_shows_the_metric_of_summary_json(tmp_path):
+    """One σ_NMAD definition: the figure's title prints the value the SigmaNMAD metric (summary.json)
+    computes, outlier fraction likewise."""
+    import torch
+
+    from astrolab.plots.families import photo_z_scatter, photo_z_title
+    from astrolab.tasks.photo_z_metrics import OutlierFraction, SigmaNMAD
+
+    rng = np.random.default_rng(3)
+    z = rng.gamma(2.0, 0.15, 1001)
+    zp = (z + 0.04 * (1 + z) * rng.standard_t(3, size=z.size)).astype(np.float32)
+    metric = float(SigmaNMAD()(torch.from_numpy(zp), torch.from_numpy(z.astype(np.float32))))
+    frac = float(OutlierFraction(0.15)(torch.from_numpy(zp), torch.from_numpy(z.astype(np.float32))))
+    title = photo_z_title(z.astype(np.float32), zp)
+    assert f"σ_NMAD = {metric:.4f}" in title and f"outliers (>0.15) = {frac:.1%}" in title
+    assert "N = 1001" in title
+    assert_png(photo_z_scatter(z, zp, tmp_path / "photo_z.png", classes=rng.choice(["GALAXY", "QSO"], z.size)))
+
+
+def test_learning_curves_mark_the_best_epoch(tmp_path):
+    from astrolab.plots.common import learning_curves
+
+    rows = ["epoch,step,train/loss,val/loss,train/acc,val/acc,test/acc"]
+    for e in range(1, 6):
+        rows.append(f"{e},{e},{1 / e},{1.2 / e},0.{e},0.{e + 1},")
+    rows.append(",,,,,,0.61")
+    (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    out = learning_curves(tmp_path / "metrics.csv", tmp_path / "lc.png", monitor="val/acc", mode="max", title="run")
+    assert_png(out)

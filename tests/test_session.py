@@ -150,7 +150,10 @@ def test_killed_run_continues_with_ckpt_path_last(tmp_path):
     with (run_dir / "metrics.csv").open() as f:
         rows = list(csv.DictReader(f))
     val_epochs = [int(r["epoch"]) for r in rows if r.get("val/loss")]
-    assert val_epochs == list(range(30))  # each epoch once, none restarted at 0
+    assert val_epochs == list(range(1, 31))  # each epoch once (counted from 1), none restarted
+    with (run_dir / "metrics_raw.csv").open() as f:
+        raw = [int(r["epoch"]) for r in csv.DictReader(f) if r.get("train/loss")]
+    assert raw == list(range(30))
 
 
 def test_ckpt_path_last_needs_its_run_directory(run_cli, tmp_path):

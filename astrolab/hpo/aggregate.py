@@ -3,7 +3,8 @@
 Reads every ``summary.json`` under the folder (a Hydra multirun, a sweep, or any tree of runs), groups
 the runs by their overrides (``.hydra/overrides.yaml``) minus ``seed``, and writes ``aggregate.csv`` and
 ``aggregate.md`` into the folder, sorted by the monitor metric's test counterpart (best first). The
-standard deviation is the sample standard deviation (ddof=1; 0 for a single run).
+standard deviation is the sample standard deviation (ddof=1; a group of one run shows its value alone). Runs
+of different tasks are never grouped together.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def group_key(overrides: list[str], summary: dict[str, Any]) -> str:
                              for k in IGNORED_KEYS if k.endswith(".")) and
                   o.lstrip("+~").split("=", 1)[0] not in ("seed", "ckpt_path"))
     if keep:
+        if not any(o.lstrip("+~").startswith("task=") for o in keep) and summary.get("task"):
+            keep.append(f"task={summary.get('task')}")  # runs of different tasks never share a group
         return " ".join(keep)
     return f"model={summary.get('model')} dataset={summary.get('dataset')} task={summary.get('task')}"
 
@@ -115,7 +118,12 @@ def markdown(df) -> str:
         cells = [str(row["group"]), str(row["n"])]
         for m in metrics:
             mean, std = row.get(f"{m}_mean"), row.get(f"{m}_std")
-            cells.append("—" if mean is None or mean != mean else f"{mean:.4f} ± {std:.4f}")
+            if mean is None or mean != mean:
+                cells.append("—")
+            elif int(row["n"]) < 2:
+                cells.append(f"{mean:.4f}")  # one run: no spread to report
+            else:
+                cells.append(f"{mean:.4f} ± {std:.4f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

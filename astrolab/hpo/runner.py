@@ -321,7 +321,7 @@ class NativeRunner:
 
     def fit(self, cfg: DictConfig, trial: Any = None) -> tuple[float, Any, dict[str, Any]]:
         """Train one config on the shared data; ``(monitored value, model, info)``."""
-        from lightning.pytorch.callbacks import ProgressBar
+        from lightning.pytorch.callbacks import ModelSummary, ProgressBar
 
         from astrolab.training.build import build_callbacks, build_loggers, build_task, check_compatible, prepare_config
         from astrolab.training.session import _quiet_lightning, checkpoint_meta, make_trainer
@@ -338,7 +338,7 @@ class NativeRunner:
                                               model.task)
         monitor = str(self.hpo.get("metric") or model.monitor) if self.cfg is not None else model.monitor
         # a trial keeps its best checkpoint only (no per-epoch last.ckpt: trials are not continued)
-        callbacks = [cb for cb in build_callbacks(cfg, model) if not isinstance(cb, ProgressBar)
+        callbacks = [cb for cb in build_callbacks(cfg, model) if not isinstance(cb, (ProgressBar, ModelSummary))
                      and getattr(cb, "filename", None) != "last"]
         if trial is not None:
             from astrolab.hpo.pruning import pruning_callback

@@ -2,9 +2,10 @@
 
 ``conf/hpo/<name>.yaml`` writes a space as ``{config.path: "choice(32, 64)" | "int(interval(1, 4))" |
 "tag(log, interval(1e-4, 1e-2))" | "range(0, 1, 0.25)" | "interval(0, 0.5)"}``. The Hydra multirun path
-hands it to hydra-optuna-sweeper; the native runner parses it here with the sweeper's own parser
-(:func:`hydra_plugins.hydra_optuna_sweeper._impl.create_params_from_overrides`), so both drivers sample
-exactly the same distributions. Also owns the config resolvers the ``hpo`` group uses
+hands it to hydra-optuna-sweeper; the native runner parses it here with Hydra's public override parser and
+the sweeper's documented mapping (choice → categorical, range → stepped int/float, interval → uniform,
+``tag(log, ...)`` → log-uniform; :func:`create_params_from_overrides`), so both drivers sample the same
+distributions (a test compares them with the sweeper's own code) without importing its private module. Also owns the config resolvers the ``hpo`` group uses
 (``astrolab_direction``, ``astrolab_auto_space``) and the trial → override-string conversion.
 """
 
@@ -24,7 +25,6 @@ def parse_space(params: Mapping[str, Any] | None,
     overrides (``key=value``), as the sweeper does.
     """
     from hydra.errors import HydraException
-    from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
 
     args = [f"{k}={v}" for k, v in (params or {}).items()] + list(extra or [])
     try:
@@ -36,6 +36,74 @@ def parse_space(params: Mapping[str, Any] | None,
     for name in fixed:
         dists.pop(name, None)
     return dists, [f"{k}={v}" for k, v in fixed.items()] + list(fixed_overrides)
+
+
+def create_params_from_overrides(arguments: list[str]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """``(distributions, fixed params, fixed overrides)`` from sweeper-grammar override strings, with
+    Hydra's public :class:`OverridesParser` (the mapping hydra-optuna-sweeper documents)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    dists: dict[str, Any] = {}
+    fixed: dict[str, Any] = {}
+    fixed_overrides: list[str] = []
+    for override in OverridesParser.create().parse_overrides(arguments):
+        if override.is_delete():
+            fixed_overrides.append(str(override.input_line))
+            continue
+        value = _distribution(override)
+        if isinstance(value, str) and not override.is_sweep_override():
+            fixed[override.get_key_element()] = value
+        else:
+            dists[override.get_key_element()] = value
+    return dists, fixed, fixed_overrides
+
+
+def _distribution(override: Any) -> Any:
+    """One override → an Optuna distribution (a sweep) or its value string (a fixed parameter)."""
+    from decimal import Decimal
+    from fractions import Fraction
+    from math import ceil
+
+    from hydra.core.override_parser.types import Transformer
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if not override.is_sweep_override():
+        return override.get_value_element_as_str()
+    value = override.value()
+
+    def categorical():
+        return CategoricalDistribution(list(override.sweep_iterator(transformer=Transformer.encode)))
+
+    if override.is_choice_sweep():
+        return categorical()
+    if override.is_range_sweep():
+        if value.step == 0:
+            raise ValueError("an Optuna range sweep needs a nonzero step")
+        if value.shuffle or value.transformers:
+            return categorical()
+        values = value.range()
+        if isinstance(values, range):
+            if not values:
+                raise ValueError("an Optuna range sweep must contain at least one value")
+            low, high = sorted((values[0], values[-1]))
+            return IntDistribution(low, high, step=abs(values.step))
+        count = ceil((Fraction(values.stop) - Fraction(values.start)) / Fraction(values.step))
+        if count <= 0:
+            raise ValueError("an Optuna range sweep must contain at least one value")
+        last = values.start + (count - 1) * values.step  # Optuna includes both ends; Hydra's stop is exclusive
+        low, high = sorted((float(values.start), float(last)))
+        step = float(abs(values.step))
+        if Decimal(str(low)) != min(values.start, last) or Decimal(str(high)) != max(values.start, last) \
+                or Decimal(str(step)) != abs(values.step):
+            return categorical()  # not exactly representable as a float grid
+        return FloatDistribution(low, high, step=step)
+    if override.is_interval_sweep():
+        ints = isinstance(value.start, int) and isinstance(value.end, int)
+        log = "log" in value.tags
+        if ints:
+            return IntDistribution(int(value.start), int(value.end), log=log)
+        return FloatDistribution(value.start, value.end, log=log)
+    raise NotImplementedError(f"{override.input_line} is not supported by the Optuna search")
 
 
 def suggest(trial: Any, distributions: Mapping[str, Any]) -> dict[str, Any]:

@@ -125,6 +125,8 @@ class AstroBaseModel(StandardModelMixin, HPOModelMixin, AstronomicalModelMixin, 
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.save_hyperparameters(ignore=["task", "optimizer", "scheduler"])
+        if self.hparams.get("num_classes") is None and getattr(self.task, "num_classes", None) is not None:
+            self.hparams["num_classes"] = int(self.task.num_classes)  # hparams.yaml: the real count, not null
         _plain_hparams(self.hparams)
         self.astrolab_meta: dict[str, Any] = {}
         self.configure_models()

@@ -1,9 +1,11 @@
-"""``node_graph`` plots (Gaia): colour–magnitude diagram, sky and proper-motion (vector-point) diagrams
-coloured by predicted class, for every star of the graph.
+"""``node_graph`` plots (Gaia): colour–magnitude diagram, sky and proper-motion (vector-point) diagrams of the
+test stars, true class next to predicted class (field stars grey, underneath; regression: the same colour
+scale in both panels).
 
-Positions and proper motions are read back from the input catalog (``ra``, ``dec``, ``pmra``, ``pmdec``
-in the user's column names, rows as kept by the schema); the CMD uses the model's own features
-``bp_rp`` and ``abs_g_mag`` (un-standardised).
+The plots read the predictions table (``true``, ``predicted`` and passthrough columns such as ``ra``,
+``dec``, ``pmra``, ``pmdec``, ``bp_rp``, ``phot_g_mean_mag``, ``parallax``). Columns the table does not pass
+through are looked up by its ``row`` column: the model's own un-standardised features (``bp_rp``,
+``abs_g_mag``) from the data module's graph, positions and proper motions from the input catalog.
 """
 
 from __future__ import annotations
@@ -13,38 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from astrolab.plots import register_plotter
-from astrolab.plots.common import figure, save
+from astrolab.plots.common import figure, save, set_title
 
-
-def _predicted(model, task, dm) -> tuple[np.ndarray, list[str]]:
-    import torch
-
-    model.eval()
-    with torch.no_grad():
-        out = model(dm.graph.to(model.device)).cpu()
-    pred = task.predict(out)
-    if task.kind == "classification":
-        return pred["label"].numpy(), list(task.class_names)
-    return pred["value"].numpy(), []
-
-
-def _scatter(ax, x, y, c, names):
-    if names:
-        cmap = "tab20" if len(names) > 10 else "tab10"
-        order = np.argsort(np.bincount(c, minlength=len(names))[c])[::-1]  # rare classes on top
-        sc = ax.scatter(x[order], y[order], c=c[order], s=3, cmap=cmap, vmin=-0.5,
-                        vmax=(20 if len(names) > 10 else 10) - 0.5, alpha=0.8, linewidths=0)
-        if len(names) <= 20:
-            import matplotlib
-
-            colours = matplotlib.colormaps[cmap]
-            for i, n in enumerate(names):
-                ax.scatter([], [], color=colours(i), s=10, label=n)
-            ax.legend(fontsize=6, markerscale=1.5, loc="best", title="predicted", title_fontsize=7)
-        return sc
-    sc = ax.scatter(x, y, c=c, s=3, cmap="viridis", linewidths=0)
-    ax.figure.colorbar(sc, ax=ax, label="predicted")
-    return sc
+#: class names drawn grey and underneath (the background population)
+BACKGROUND = ("field", "background", "none", "other")
 
 
 def _raw_features(dm) -> dict[str, np.ndarray]:
@@ -54,13 +28,12 @@ def _raw_features(dm) -> dict[str, np.ndarray]:
     return {n: raw[:, i] for i, n in enumerate(dm.feature_names)}
 
 
-def _catalog_columns(dm, names) -> dict[str, np.ndarray]:
+def _catalog_columns(dm, names, rows: np.ndarray) -> dict[str, np.ndarray]:
     from astrolab.data.io import read_catalog
 
     info = dm.meta.get("info", {})
     catalog = read_catalog(info.get("path") or dm.source_path())
     file_cols = info.get("file_columns", {}) or {}
-    rows = dm.graph["nodes", "row"].numpy()
     out = {}
     for n in names:
         col = file_cols.get(n, n)
@@ -69,42 +42,113 @@ def _catalog_columns(dm, names) -> dict[str, np.ndarray]:
     return out
 
 
+def table_columns(table, dm, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """``names`` from the predictions table, else (by its ``row`` column) from the model features or the
+    input catalog; absent names are left out."""
+    out = {n: np.asarray(table[n], dtype=float) for n in names if n in table.colnames}
+    missing = [n for n in names if n not in out]
+    if missing and dm is not None and "row" in table.colnames:
+        rows = np.asarray(table["row"], dtype=np.int64)
+        try:
+            feats = _raw_features(dm)
+            node_rows = dm.graph["nodes", "row"].numpy()
+            where = {int(r): i for i, r in enumerate(node_rows)}
+            idx = np.array([where.get(int(r), -1) for r in rows])
+            if (idx >= 0).all():
+                out.update({n: feats[n][idx] for n in missing if n in feats})
+        except Exception:  # no graph features: the catalog alone
+            pass
+        still = [n for n in missing if n not in out]
+        if still:
+            try:
+                out.update(_catalog_columns(dm, still, rows))
+            except Exception:
+                pass
+    if "abs_g_mag" in names and "abs_g_mag" not in out and {"phot_g_mean_mag", "parallax"} <= set(out):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["abs_g_mag"] = out["phot_g_mean_mag"] + 5 * np.log10(out["parallax"]) - 10  # parallax in mas
+    return out
+
+
+def _class_colours(names: list[str]) -> dict[str, str]:
+    colours, k = {}, 0
+    for n in names:
+        if n.lower() in BACKGROUND:
+            colours[n] = "0.78"
+        else:
+            colours[n] = f"C{k % 10}"
+            k += 1
+    return colours
+
+
+def _panels(x: np.ndarray, y: np.ndarray, true, pred, names: list[str], labels: tuple[str, str], path: Path,
+            title: str | None, subtitle: str, invert_x: bool = False, invert_y: bool = False,
+            limits: tuple | None = None, figsize: tuple[float, float] = (10, 4.8)) -> Path:
+    """Two panels, true (left) and predicted (right), same axes and colours."""
+    fig = figure(figsize=figsize)
+    axes = [fig.add_subplot(1, 2, i + 1) for i in range(2)]
+    if names:
+        colours = _class_colours(names)
+        t_str, p_str = np.asarray(true).astype(str), np.asarray(pred).astype(str)
+        for ax, lab, which in ((axes[0], t_str, "true"), (axes[1], p_str, "predicted")):
+            order = sorted(names, key=lambda n: (n.lower() not in BACKGROUND, -int((lab == n).sum())))
+            for n in order:
+                m = lab == n
+                if not m.any():
+                    continue
+                bg = n.lower() in BACKGROUND
+                ax.scatter(x[m], y[m], s=2 if bg else 6, color=colours[n], alpha=0.5 if bg else 0.9, linewidths=0,
+                           label=f"{n} ({int(m.sum())})", zorder=0 if bg else 2)
+            ax.set_title(f"{which} class", fontsize=9)
+            ax.legend(fontsize=6, markerscale=1.5, loc="best")
+    else:
+        vals = np.r_[np.asarray(true, float), np.asarray(pred, float)]
+        lo, hi = np.nanpercentile(vals, [1, 99]) if np.isfinite(vals).any() else (0, 1)
+        for ax, v, which in ((axes[0], true, "true"), (axes[1], pred, "predicted")):
+            sc = ax.scatter(x, y, c=np.asarray(v, float), s=5, cmap="viridis", vmin=lo, vmax=hi, linewidths=0)
+            ax.set_title(f"{which} value", fontsize=9)
+        fig.colorbar(sc, ax=axes, fraction=0.04, label="value")
+    for ax in axes:
+        ax.set_xlabel(labels[0])
+        ax.set_ylabel(labels[1])
+        if limits is not None:
+            ax.set_xlim(*limits[0])
+            ax.set_ylim(*limits[1])
+        if invert_x:
+            ax.invert_xaxis()
+        if invert_y:
+            ax.invert_yaxis()
+    set_title(fig, title, subtitle)
+    return save(fig, path)
+
+
 @register_plotter("node_graph")
-def node_graph_plots(run_dir: Path, model, task, dm, table=None) -> list[Path]:
-    """``gaia_cmd.png``, ``gaia_sky.png``, ``gaia_proper_motion.png`` (those the columns allow), every
-    star coloured by its prediction (``table``, the test split alone, is not used)."""
+def node_graph_plots(run_dir: Path, model, task, dm, table=None, title: str | None = None) -> list[Path]:
+    """``gaia_cmd.png``, ``gaia_sky.png``, ``gaia_proper_motion.png`` (those the columns allow) for the test
+    stars of ``table``, true next to predicted."""
+    if table is None or len(table) == 0 or "true" not in table.colnames:
+        return []
     run_dir = Path(run_dir)
-    c, names = _predicted(model, task, dm)
+    names = list(task.class_names) if task.kind == "classification" else []
+    true, pred = table["true"], table["predicted"]
+    cols = table_columns(table, dm, ("bp_rp", "abs_g_mag", "ra", "dec", "pmra", "pmdec"))
+    n = len(table)
     paths: list[Path] = []
-    feats = _raw_features(dm)
-    if "bp_rp" in feats and "abs_g_mag" in feats:
-        fig = figure(figsize=(5, 6))
-        ax = fig.add_subplot(1, 1, 1)
-        _scatter(ax, feats["bp_rp"], feats["abs_g_mag"], c, names)
-        ax.invert_yaxis()
-        ax.set_xlabel(r"$G_{BP}-G_{RP}$ [mag]")
-        ax.set_ylabel(r"$M_G$ [mag]")
-        ax.set_title(f"colour–magnitude diagram ({len(c)} stars, predicted {task.kind})", fontsize=9)
-        paths.append(save(fig, run_dir / "gaia_cmd.png"))
-    cols = _catalog_columns(dm, ("ra", "dec", "pmra", "pmdec"))
+    if "bp_rp" in cols and "abs_g_mag" in cols:
+        paths.append(_panels(cols["bp_rp"], cols["abs_g_mag"], true, pred, names,
+                             (r"$G_{BP}-G_{RP}$ [mag]", r"$M_G$ [mag]"), run_dir / "gaia_cmd.png", title,
+                             f"colour–magnitude diagram, test split: {n} stars", invert_y=True,
+                             figsize=(9, 5.2)))
     if "ra" in cols and "dec" in cols:
-        fig = figure(figsize=(6.5, 4.5))
-        ax = fig.add_subplot(1, 1, 1)
-        _scatter(ax, cols["ra"], cols["dec"], c, names)
-        ax.invert_xaxis()
-        ax.set_xlabel("RA [deg]")
-        ax.set_ylabel("Dec [deg]")
-        ax.set_title("sky positions coloured by prediction", fontsize=9)
-        paths.append(save(fig, run_dir / "gaia_sky.png"))
+        paths.append(_panels(cols["ra"], cols["dec"], true, pred, names, ("RA [deg]", "Dec [deg]"),
+                             run_dir / "gaia_sky.png", title, f"sky positions, test split: {n} stars",
+                             invert_x=True))
     if "pmra" in cols and "pmdec" in cols:
-        fig = figure(figsize=(5.5, 5))
-        ax = fig.add_subplot(1, 1, 1)
-        _scatter(ax, cols["pmra"], cols["pmdec"], c, names)
-        lo = np.nanpercentile(np.c_[cols["pmra"], cols["pmdec"]], [0.5, 99.5], axis=0)
-        ax.set_xlim(lo[0, 0], lo[1, 0])
-        ax.set_ylim(lo[0, 1], lo[1, 1])
-        ax.set_xlabel(r"$\mu_{\alpha*}$ [mas/yr]")
-        ax.set_ylabel(r"$\mu_\delta$ [mas/yr]")
-        ax.set_title("proper-motion (vector-point) diagram", fontsize=9)
-        paths.append(save(fig, run_dir / "gaia_proper_motion.png"))
+        both = np.c_[cols["pmra"], cols["pmdec"]]
+        lo = np.nanpercentile(both, [0.5, 99.5], axis=0)
+        paths.append(_panels(cols["pmra"], cols["pmdec"], true, pred, names,
+                             (r"$\mu_{\alpha*}$ [mas/yr]", r"$\mu_\delta$ [mas/yr]"),
+                             run_dir / "gaia_proper_motion.png", title,
+                             f"proper motions (vector-point diagram), test split: {n} stars",
+                             limits=((lo[0, 0], lo[1, 0]), (lo[0, 1], lo[1, 1]))))
     return paths

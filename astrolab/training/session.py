@@ -310,7 +310,9 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
         state = load_checkpoint(resume_from)
         cfg = _resume_config(cfg, state)
         log.info("continuing the run in %s from %s (epoch %d)", run_dir, resume_from.name, int(state.get("epoch", 0)))
-        _trim_metrics(run_dir / "metrics.csv", int(state.get("epoch", 0)), int(state.get("global_step", 0)))
+        raw = run_dir / "metrics_raw.csv"  # the logger's raw rows (metrics.csv is rebuilt from them)
+        _trim_metrics(raw if raw.exists() else run_dir / "metrics.csv", int(state.get("epoch", 0)),
+                      int(state.get("global_step", 0)))
     run_dir = rundir.acquire(run_dir, allow_results=resume_from is not None)
     try:
         choices = _choices(cfg)
@@ -504,16 +506,15 @@ def _calibration(table, task, run_dir: Path, cfg: DictConfig) -> dict[str, float
 
 
 def _progress_callbacks() -> list:
-    from astrolab.utils.instantiate import instantiate
+    from astrolab.training.console import progress_bar
 
-    return [instantiate({"_target_": "lightning.pytorch.callbacks.RichProgressBar"})]
+    return [progress_bar()]
 
 
 def _csv_logger(run_dir: Path):
-    from astrolab.utils.instantiate import instantiate
+    from astrolab.training.console import EpochCSVLogger
 
-    return instantiate({"_target_": "astrolab.training.loggers.CSVLogger", "save_dir": str(run_dir),
-                        "name": "", "version": ""})
+    return EpochCSVLogger(save_dir=str(run_dir), name="", version="")
 
 
 def predict_catalog(ckpt_path: str | Path, path: str | Path | None = None, *, columns: dict[str, str] | None = None,

@@ -57,7 +57,26 @@ def instantiate(config: Any, *args: Any, **kwargs: Any) -> Any:
             if isinstance(cause, AstrolabError):
                 raise cause from None
             cause = cause.__cause__
-        msg = str(exc).strip().splitlines()[0]
-        if "whitelist" in str(exc).lower() or "not allowed" in str(exc).lower():
-            raise ConfigError(f"{msg} — add the package to extra_targets=[...] if you trust it") from exc
-        raise ConfigError(msg) from exc
+        raise ConfigError(_message(exc)) from exc
+
+
+def _message(exc: BaseException) -> str:
+    """Hydra's whole message on one line, its advice for Python callers replaced by the config key a user
+    sets (the first line alone stopped mid-sentence: "cannot be authorized by the")."""
+    import re
+
+    text = " ".join(ln.strip() for ln in str(exc).strip().splitlines() if ln.strip())
+    text = re.sub(r"\s*See https?://\S+", "", text)
+    full_key = re.search(r"\s*full_key: (\S+)", text)
+    text = re.sub(r"\s*full_key: \S+", "", text)
+    if full_key:
+        text = f"{full_key.group(1)}: {text}"
+    low = text.lower()
+    if "cannot be authorized" in low or "is blacklisted" in low:
+        text = re.sub(r"\s*(Pass UNSAFE_DISABLE_EXECUTION_CHECKS|Pass _execution_whitelist_).*$", "", text)
+        return f"{text} extra_targets cannot allow it: name a function of your own package that does the work " \
+               "and list that package in extra_targets=[mypackage.*]"
+    if "whitelist" in low or "not allowed" in low:
+        text = re.sub(r"\s*Pass _execution_whitelist_ from trusted code to allow expected targets\.?", "", text)
+        return f"{text} Add its package to extra_targets=[package.*] if you trust it"
+    return text

@@ -55,17 +55,19 @@ def hydra_choices() -> dict[str, str]:
 
 
 def report(title: str, metrics: dict[str, float], run_dir: Path, extra: dict[str, Any] | None = None) -> None:
-    """A table of metrics on the console and the run directory."""
+    """A table of metrics on the console and the run directory. Titles, paths and values are never broken
+    inside a word (a narrow terminal or an 80-column batch log folds whole lines instead)."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
+    table = Table()
+    table.add_column("metric", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
     for k in sorted(metrics):
         table.add_row(k, f"{metrics[k]:.4f}")
     console = Console()
+    console.print(title, soft_wrap=True, highlight=False)
     console.print(table)
     for k, v in (extra or {}).items():
-        console.print(f"{k}: {v}")
-    console.print(f"run directory: [bold]{run_dir}[/bold]")
+        console.print(f"{k}: {v}", soft_wrap=True, highlight=False)
+    console.print(f"run directory: [bold]{run_dir}[/bold]", soft_wrap=True, highlight=False)
