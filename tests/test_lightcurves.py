@@ -211,7 +211,9 @@ def test_cli_forecasting_with_knn_graph_and_transformer(run_cli, tmp_path):
     assert "baseline/folded_mae" in s["metrics"]
     assert s["data"]["graph"]["type"] == "knn"
     pred = read_catalog(tmp_path / "predictions_test.csv")
-    assert {"object_id", "mjd", "band", "mag", "predicted", "persistence"} <= set(pred.names)
+    assert {"id", "object_id", "mjd", "band", "true", "predicted", "persistence"} <= set(pred.names)
+    err = np.abs(pred.column("predicted") - pred.column("true"))  # magnitudes: the writer added the offsets back
+    assert err.mean() == pytest.approx(s["metrics"]["test/mae"], rel=1e-3)
     assert (tmp_path / "forecasts.png").stat().st_size > 5000
     # evaluate rebuilds the same data (saved scalers, bands, graph) and reproduces the test metrics
     ev = tmp_path / "eval"

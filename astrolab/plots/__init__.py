@@ -54,7 +54,7 @@ def _safe(what: str, fn: Callable[[], Any]) -> list[Path]:
 def save_run_plots(run_dir: str | Path, model, task, datamodule=None, split: str = "test",
                    table=None, title: str | None = None) -> list[Path]:
     """Write every plot of a finished run; returns the PNG paths written. ``table``: the split's
-    predictions table when the caller already made it (else it is made here, once); ``title``: the run's
+    predictions table (the run's one writer made it; plots never run the model); ``title``: the run's
     name on every figure (default: the Hydra choices and the run folder)."""
     from astrolab.plots import common, families, gaia  # noqa: F401  (registers the family plotters)
 
@@ -64,8 +64,6 @@ def save_run_plots(run_dir: str | Path, model, task, datamodule=None, split: str
     monitor, mode = getattr(model, "monitor", None), getattr(model, "mode", None)
     paths = _safe("learning_curves", lambda: common.learning_curves(
         run_dir / "metrics.csv", run_dir / "learning_curves.png", monitor=monitor, mode=mode, title=title))
-    if table is None and datamodule is not None and hasattr(datamodule, "predictions_table"):
-        table = _safe_table(datamodule, model, task, split)
     if table is not None and "true" in table.colnames and "predicted" in table.colnames:
         if task.kind == "classification":
             paths += _safe("confusion_matrix", lambda: common.confusion_matrix(
@@ -129,11 +127,3 @@ def log_figures(loggers, paths: list[Path], step: int | None = None) -> int:
         except Exception as exc:  # a logger must never fail a finished run
             log.warning("figures not sent to %s: %s: %s", kind, type(exc).__name__, exc)
     return sent
-
-
-def _safe_table(dm, model, task, split):
-    try:
-        return dm.predictions_table(model, task, split)
-    except Exception as exc:
-        log.warning("plots: no predictions for the %s split (%s)", split, exc)
-        return None

@@ -141,7 +141,11 @@ class Task:
         index = batch.get(tuple(target_key[:-1]) + ("index",))
         swapped = batch.clone(recurse=False)
         swapped.set(target_key, index)
-        return self.raw_select(swapped, output, stage)[1].reshape(-1)
+        selected = self.raw_select(swapped, output, stage)[1].reshape(-1)
+        if selected.dtype != torch.int64:
+            raise RuntimeError(f"{type(self).__name__}.raw_select changed the index dtype to {selected.dtype}; "
+                               "raw_select must return the target key's values unchanged")
+        return selected
 
     def raw_select(self, batch, output: Tensor, stage: str) -> tuple[Tensor, Tensor]:
         """:meth:`select` without value transforms of the target (tasks that recode targets override)."""

@@ -92,9 +92,13 @@ class RegressionTask(Task):
         })
 
     def select(self, batch, output: Tensor, stage: str):
+        pred, target = self.raw_select(batch, output, stage)
+        return pred, target.to(pred.dtype)
+
+    def raw_select(self, batch, output: Tensor, stage: str):
         pred, target = super().select(batch, output, stage)
         pred = pred.reshape(-1, 2) if self.loss == "nll" else pred.reshape(-1)
-        return pred, target.reshape(-1).to(pred.dtype)
+        return pred, target.reshape(-1)
 
     def target_errors(self, batch, stage: str) -> Tensor | None:
         """The selected targets' measurement errors (``error_key``), or None."""

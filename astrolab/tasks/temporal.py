@@ -75,6 +75,8 @@ class Forecasting(RegressionTask):
         mask = batch.get(mask_key)
         return output[mask].reshape(-1), batch.get(target_key)[mask]
 
+    raw_select = select  # targets are not recoded
+
     def loss_target(self, target: Tensor) -> Tensor:
         return self.standardise(target[:, 0])
 

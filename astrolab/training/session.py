@@ -166,14 +166,19 @@ def build_run(cfg: DictConfig, task_cls: type, stage: str, fixed_task_kwargs: di
     return dm, task, model
 
 
-def save_plots(cfg: DictConfig, run_dir: Path, model, task, dm, table=None) -> list[str]:
-    """The run's PNGs from the predictions table; never fails a run."""
+def save_plots(cfg: DictConfig, run_dir: Path, model, task, dm, table=None, trainer=None) -> list[str]:
+    """The run's PNGs from the predictions table, also sent to the loggers that take images; never fails
+    a run."""
     if not cfg.get("save_plots", True):
         return []
     try:
-        from astrolab.plots import save_run_plots
+        from astrolab.plots import log_figures, save_run_plots
 
-        return [p.name for p in save_run_plots(run_dir, model, task, dm, table=table)]
+        title = f"{run_dir.parent.name}/{run_dir.name}" if run_dir.parent.name else run_dir.name
+        paths = save_run_plots(run_dir, model, task, dm, table=table, title=title)
+        if trainer is not None:
+            log_figures(trainer.loggers, paths)
+        return [p.name for p in paths]
     except Exception as exc:  # a plotting error must not lose a finished run
         log.warning("plots skipped: %s: %s", type(exc).__name__, exc)
         return []
@@ -356,7 +361,7 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
         if not trainer.is_global_zero:
             return ({}, model) if return_model else {}
         table = _write_split_predictions(cfg, run_dir, trainer, model, dm, task)
-        plots = save_plots(cfg, run_dir, model, task, dm, table)
+        plots = save_plots(cfg, run_dir, model, task, dm, table, trainer)
         last = run_dir / "checkpoints" / "last.ckpt"
         summary = {
             "command": "train",
