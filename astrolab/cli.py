@@ -107,10 +107,24 @@ def _guarded(run, cfg=None, command: str | None = None):
             check_config(cfg, command)
         return run()
     except Exception as exc:  # noqa: BLE001 - reported by main() in one line
+        _discard_unstarted_run_dir()
         if os.environ.get("ASTROLAB_DEBUG", "") not in ("", "0"):
             raise
         _JOB_ERRORS.append(exc)
         return None
+
+
+def _discard_unstarted_run_dir() -> None:
+    """A job that stopped before writing any result leaves no run directory behind."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        from astrolab.training.rundir import discard_if_empty
+
+        if HydraConfig.initialized():
+            discard_if_empty(HydraConfig.get().runtime.output_dir)
+    except Exception:  # pragma: no cover - clean-up must never hide the user's error
+        pass
 
 
 def _sweeper_value(summary):

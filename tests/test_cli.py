@@ -64,6 +64,15 @@ def test_missing_column_names_the_fix(run_cli, tmp_path):
                                    f"hydra.run.dir={tmp_path}/r"))
     assert "missing required column(s) ra;" in line and "dataset.columns.ra=" in line
     assert "ra_j2016" in line
+    assert not (tmp_path / "r").exists()  # a run refused on its data leaves no run directory behind
+
+
+def test_refused_run_keeps_a_directory_with_results(run_cli, tmp_path):
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    (run_dir / "notes.txt").write_text("mine")
+    _one_line_error(run_cli("train", f"dataset.path={tmp_path}/nope.fits", f"hydra.run.dir={run_dir}"))
+    assert (run_dir / "notes.txt").read_text() == "mine"  # only Hydra's scaffolding is ever cleaned up
 
 
 def test_bad_checkpoints(run_cli, tmp_path):

@@ -127,7 +127,7 @@ def test_report_never_breaks_words(capsys, monkeypatch):
 
 def test_hparams_have_the_real_class_count():
     from astrolab.models import AstroNodeGNN
-    from astrolab.tasks import NodeClassification
+    from task_helpers import node_classification
 
-    model = AstroNodeGNN(task=NodeClassification(num_classes=7), num_features=5, hidden_dim=8, num_layers=1)
+    model = AstroNodeGNN(task=node_classification(num_classes=7), num_features=5, hidden_dim=8, num_layers=1)
     assert model.hparams["num_classes"] == 7

@@ -114,3 +114,23 @@ def release(path: str | Path | None = None) -> None:
 
 
 atexit.register(release)
+
+
+#: what Hydra and the lock put into a run directory before any result exists
+_SCAFFOLD = (".hydra", LOCK_NAME)
+
+
+def discard_if_empty(path: str | Path) -> bool:
+    """After a run that stopped on a user error: remove its directory when it holds nothing but Hydra's
+    config copy, logs and the lock (no run directory is left behind for a run that never started)."""
+    import shutil
+
+    path = Path(path).expanduser().resolve()
+    if not path.is_dir() or results_in(path):
+        return False
+    entries = list(path.iterdir())
+    if not all(e.name.startswith(_SCAFFOLD) or (e.is_file() and e.suffix == ".log") for e in entries):
+        return False
+    release(path)
+    shutil.rmtree(path, ignore_errors=True)
+    return True

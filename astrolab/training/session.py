@@ -23,7 +23,7 @@ from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from astrolab import __version__
-from astrolab.errors import CheckpointError, ConfigError
+from astrolab.errors import AstrolabError, CheckpointError, ConfigError
 from astrolab.training import rundir
 from astrolab.training.build import (
     build_callbacks,
@@ -387,6 +387,9 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
         report(f"test metrics — model={summary['model']} dataset={summary['dataset']} task={summary['task']}",
                metrics, run_dir, {"best checkpoint": summary["best_checkpoint"]})
         return (summary, model) if return_model else summary
+    except AstrolabError:
+        rundir.discard_if_empty(run_dir)
+        raise
     finally:
         rundir.release(run_dir)
 
@@ -478,6 +481,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         write_json(run_dir / "summary.json", summary)
         report(f"evaluation — {ckpt_path.name}", metrics, run_dir)
         return summary
+    except AstrolabError:
+        rundir.discard_if_empty(run_dir)
+        raise
     finally:
         rundir.release(run_dir)
 
@@ -587,5 +593,8 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
         report(f"predictions — {info['n_scored']} of {info['n_rows']} rows scored",
                {"rows_per_second": info["rows_per_second"]}, run_dir, {"written": out.name})
         return summary
+    except AstrolabError:
+        rundir.discard_if_empty(run_dir)
+        raise
     finally:
         rundir.release(run_dir)
