@@ -206,7 +206,8 @@ def prepare_run_dir(command: str, args: list[str]) -> list[str]:
                           "directory>")
     if run_dir is None:
         return args
-    rundir.acquire(run_dir, allow_results=resume, what=command)
+    # a study folder holds a study that the same command continues (astrolab.hpo.runner): not a result to guard
+    rundir.acquire(run_dir, allow_results=resume or command == "hpo", what=command)
     if resume:
         import time
 

@@ -80,8 +80,13 @@ def test_save_run_plots_for_gaia(tmp_path, gaia_dm):
     task = ClassificationTask(name="node_classification", **gaia_dm.task_kwargs()).use_batch_keys(gaia_dm.batch_keys)
     model = AstroNodeGNN(task=task, num_features=gaia_dm.num_features, hidden_dim=16, num_layers=1)
     from astrolab.plots import save_run_plots
+    from astrolab.training.session import make_trainer, split_predictions
 
-    paths = save_run_plots(tmp_path, model, task, gaia_dm)
+    trainer = make_trainer(None, tmp_path, enable_progress_bar=False, enable_model_summary=False)
+    table = split_predictions(trainer, model, gaia_dm, task, "test")  # the run's one writer makes the table
+    assert len(table) == int(gaia_dm.graph["nodes", "test_mask"].sum())
+    assert save_run_plots(tmp_path / "none", model, task, gaia_dm) == []  # plots never run the model
+    paths = save_run_plots(tmp_path, model, task, gaia_dm, table=table)
     assert {p.name for p in paths} == {"confusion_matrix.png", "gaia_cmd.png", "gaia_sky.png",
                                        "gaia_proper_motion.png"}
     for p in paths:
@@ -162,22 +167,19 @@ def test_family_plotters_write_their_pictures(tmp_path):
             self.name, self.kind, self.class_names, self.target_name = name, kind, class_names, "z"
 
     class DM:
-        def __init__(self, kind, table):
-            self.data_kind, self.table = kind, table
-
-        def predictions_table(self, model, task, split):
-            return self.table
+        def __init__(self, kind):
+            self.data_kind = kind
 
     z = rng.uniform(0.05, 2.0, 200)
     photo = Table({"true": z, "predicted": z + rng.normal(0, 0.03, 200)})
-    out = save_run_plots(tmp_path / "pz", None, Task("photo_z", "regression"), DM("objects", photo))
+    out = save_run_plots(tmp_path / "pz", None, Task("photo_z", "regression"), DM("objects"), table=photo)
     assert (tmp_path / "pz" / "photo_z.png").stat().st_size > 1000
     assert tmp_path / "pz" / "photo_z.png" in out
     names = ["void", "sheet", "filament", "knot"]
     web = Table({"x": rng.uniform(0, 50, 300), "y": rng.uniform(0, 50, 300), "z": rng.uniform(0, 50, 300),
                  "true": rng.choice(names, 300), "predicted": rng.choice(names, 300)})
     out = save_run_plots(tmp_path / "cw", None, Task("cosmic_web_classification", "classification", names),
-                         DM("particles", web))
+                         DM("particles"), table=web)
     assert (tmp_path / "cw" / "cosmic_web_slice.png").stat().st_size > 1000
     assert (tmp_path / "cw" / "confusion_matrix.png").exists()
 
