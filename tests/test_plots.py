@@ -213,3 +213,14 @@ def test_learning_curves_mark_the_best_epoch(tmp_path):
     (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
     out = learning_curves(tmp_path / "metrics.csv", tmp_path / "lc.png", monitor="val/acc", mode="max", title="run")
     assert_png(out)
+
+
+def test_background_class_is_grey_for_field_names_and_yes_no_labels():
+    from astrolab.plots.gaia import _class_colours, background_classes
+
+    assert background_classes(["field", "Pleiades", "Hyades"]) == {"field"}
+    assert background_classes(["0", "1"]) == {"0"}  # member_common 0/1: non-members are the background
+    assert background_classes(["N", "Y"]) == {"N"}
+    assert background_classes(["0", "1", "2"]) == set()  # three real classes: none is background
+    colours = _class_colours(["0", "1"])
+    assert colours["0"] == "0.78" and colours["1"] != "0.78"

@@ -19,6 +19,16 @@ from astrolab.plots.common import figure, save, set_title
 
 #: class names drawn grey and underneath (the background population)
 BACKGROUND = ("field", "background", "none", "other")
+#: the negative class of a yes/no label (member_common 0/1, True/False, Y/N): the background of a two-class run
+NEGATIVE = ("0", "false", "no", "n", "non-member", "nonmember", "non_member", "not member")
+
+
+def background_classes(names: list[str]) -> set[str]:
+    """The class names drawn grey and underneath: field-like names, or the negative class of a yes/no label."""
+    bg = {n for n in names if n.lower() in BACKGROUND}
+    if not bg and len(names) == 2:
+        bg = {n for n in names if n.lower() in NEGATIVE}
+    return bg
 
 
 def _raw_features(dm) -> dict[str, np.ndarray]:
@@ -71,9 +81,9 @@ def table_columns(table, dm, names: tuple[str, ...]) -> dict[str, np.ndarray]:
 
 
 def _class_colours(names: list[str]) -> dict[str, str]:
-    colours, k = {}, 0
+    colours, k, bg = {}, 0, background_classes(names)
     for n in names:
-        if n.lower() in BACKGROUND:
+        if n in bg:
             colours[n] = "0.78"
         else:
             colours[n] = f"C{k % 10}"
@@ -88,15 +98,15 @@ def _panels(x: np.ndarray, y: np.ndarray, true, pred, names: list[str], labels: 
     fig = figure(figsize=figsize)
     axes = [fig.add_subplot(1, 2, i + 1) for i in range(2)]
     if names:
-        colours = _class_colours(names)
+        colours, background = _class_colours(names), background_classes(names)
         t_str, p_str = np.asarray(true).astype(str), np.asarray(pred).astype(str)
         for ax, lab, which in ((axes[0], t_str, "true"), (axes[1], p_str, "predicted")):
-            order = sorted(names, key=lambda n: (n.lower() not in BACKGROUND, -int((lab == n).sum())))
+            order = sorted(names, key=lambda n: (n not in background, -int((lab == n).sum())))
             for n in order:
                 m = lab == n
                 if not m.any():
                     continue
-                bg = n.lower() in BACKGROUND
+                bg = n in background
                 ax.scatter(x[m], y[m], s=2 if bg else 6, color=colours[n], alpha=0.5 if bg else 0.9, linewidths=0,
                            label=f"{n} ({int(m.sum())})", zorder=0 if bg else 2)
             ax.set_title(f"{which} class", fontsize=9)
