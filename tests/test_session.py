@@ -250,3 +250,20 @@ def test_expected_calibration_error_of_known_cases():
     assert expected_calibration_error(prob, y_calibrated) < 0.01
     always_wrong = np.ones(conf.size, int)
     assert expected_calibration_error(prob, always_wrong) == pytest.approx(conf.mean(), abs=0.01)
+
+
+def test_continue_lines_count_epochs_from_one(tmp_path, caplog):
+    """The log lines of a continued run count epochs as the epoch lines and metrics.csv do (from 1):
+    Lightning's checkpoint stores the 0-based index of the epoch it was saved in."""
+    import logging
+
+    from astrolab.training.session import _trim_metrics, epochs_done
+
+    assert epochs_done({"epoch": 3}) == "after epoch 4; continuing with epoch 5"
+    assert epochs_done({}) == "before the first epoch ended"
+    raw = tmp_path / "metrics_raw.csv"
+    raw.write_text("epoch,step,train/loss\n" + "".join(f"{e},{e},1.0\n" for e in range(6)))
+    with caplog.at_level(logging.INFO, logger="astrolab.training.session"):
+        _trim_metrics(raw, 3, 4)
+    assert "dropped 2 rows logged after epoch 4 " in caplog.text
+    assert [ln.split(",")[0] for ln in raw.read_text().splitlines()[1:]] == ["0", "1", "2", "3"]

@@ -226,6 +226,13 @@ def resolve_resume(ckpt_path: Any, run_dir: Path) -> Path:
     return path
 
 
+def epochs_done(state: dict[str, Any]) -> str:
+    """What a checkpoint holds, counted as the epoch lines and metrics.csv count (from 1): Lightning stores
+    the 0-based index of the epoch during which it was saved."""
+    n = int(state.get("epoch", -1)) + 1
+    return f"after epoch {n}; continuing with epoch {n + 1}" if n > 0 else "before the first epoch ended"
+
+
 def _trim_metrics(csv_path: Path, last_epoch: int, global_step: int) -> None:
     """Drop rows logged after the checkpoint a run continues from (they are logged again): rows of later
     epochs, and epoch-less rows (learning rate) at or after the checkpoint's global step."""
@@ -246,7 +253,7 @@ def _trim_metrics(csv_path: Path, last_epoch: int, global_step: int) -> None:
     keep = [rows[0]] + [r for r in rows[1:] if kept(r)]
     if len(keep) != len(rows):
         log.info("metrics.csv: dropped %d rows logged after epoch %d (the checkpoint continued from)",
-                 len(rows) - len(keep), last_epoch)
+                 len(rows) - len(keep), last_epoch + 1)  # counted from 1, as in metrics.csv and the epoch lines
         tmp = csv_path.with_name(f".{csv_path.name}.tmp")
         with tmp.open("w", newline="") as f:
             csv.writer(f).writerows(keep)
@@ -314,7 +321,7 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
         resume_from = resolve_resume(cfg.ckpt_path, run_dir)
         state = load_checkpoint(resume_from)
         cfg = _resume_config(cfg, state)
-        log.info("continuing the run in %s from %s (epoch %d)", run_dir, resume_from.name, int(state.get("epoch", 0)))
+        log.info("continuing the run in %s from %s (%s)", run_dir, resume_from.name, epochs_done(state))
         raw = run_dir / "metrics_raw.csv"  # the logger's raw rows (metrics.csv is rebuilt from them)
         _trim_metrics(raw if raw.exists() else run_dir / "metrics.csv", int(state.get("epoch", 0)),
                       int(state.get("global_step", 0)))
