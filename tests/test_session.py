@@ -267,3 +267,15 @@ def test_continue_lines_count_epochs_from_one(tmp_path, caplog):
         _trim_metrics(raw, 3, 4)
     assert "dropped 2 rows logged after epoch 4 " in caplog.text
     assert [ln.split(",")[0] for ln in raw.read_text().splitlines()[1:]] == ["0", "1", "2", "3"]
+
+
+@pytest.mark.parametrize("content", [b"hello", b"\x00not a checkpoint", b"PK\x03\x04garbage", b""])
+def test_a_file_that_is_no_checkpoint_is_one_checkpoint_error(tmp_path, content):
+    """Any file that is not a torch checkpoint (a text file ended in torch's KeyError) is a CheckpointError."""
+    from astrolab.errors import CheckpointError
+    from astrolab.training.session import load_checkpoint
+
+    bad = tmp_path / "notes.ckpt"
+    bad.write_bytes(content)
+    with pytest.raises(CheckpointError, match=r"notes.ckpt' is not a readable astrolab checkpoint"):
+        load_checkpoint(bad)

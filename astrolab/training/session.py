@@ -127,8 +127,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"'{path}' is a folder; pass ckpt_path=<file>.ckpt")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError,
+            TypeError, AttributeError) as exc:  # a text file ends in KeyError inside torch's legacy reader
+        text = str(exc).strip() if not isinstance(exc, KeyError) else ""
+        first = text.splitlines()[0] if text else f"{type(exc).__name__} while reading it"
         raise CheckpointError(f"'{path}' is not a readable astrolab checkpoint ({first[:160]})") from exc
     if not isinstance(state, dict) or "astrolab" not in state or "state_dict" not in state:
         raise CheckpointError(f"'{path}' is not an astrolab checkpoint (no astrolab metadata); "
