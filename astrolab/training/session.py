@@ -14,6 +14,7 @@ Lightning's ``fit(ckpt_path=…)`` (epoch, optimizer, scheduler, early stopping 
 from __future__ import annotations
 
 import csv
+import inspect
 import logging
 import time
 from pathlib import Path
@@ -537,6 +538,31 @@ def _csv_logger(run_dir: Path):
     return EpochCSVLogger(save_dir=str(run_dir), name="", version="")
 
 
+def _require_predict_support(meta: dict[str, Any]) -> None:
+    """A data module that cannot read a catalog for prediction (no ``predict_all``) stops in one line
+    before anything is read, instead of a TypeError from its constructor."""
+    from hydra.utils import get_class
+
+    target = str(((meta.get("config") or {}).get("dataset") or {}).get("_target_", ""))
+    try:
+        cls = get_class(target)
+    except Exception:  # noqa: BLE001 - an unknown class is reported where it is built
+        return
+    takes = False
+    for klass in inspect.getmro(cls):  # through **kwargs to the constructor that names its arguments
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters
+        takes = "predict_all" in params
+        if takes or not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            break
+    if not takes:
+        dataset = (meta.get("choices") or {}).get("dataset") or target.rsplit(".", 1)[-1]
+        raise ConfigError(f"astrolab predict cannot apply a dataset={dataset} model to a new catalog yet; score "
+                          f"a labelled file with astrolab evaluate ckpt_path=… dataset.path=<file>")
+
+
 def predict_catalog(ckpt_path: str | Path, path: str | Path | None = None, *, columns: dict[str, str] | None = None,
                     keep: list[str] | None = None, mc_samples: int = 0, cfg: DictConfig | None = None,
                     trainer_cfg: DictConfig | None = None):
@@ -549,6 +575,7 @@ def predict_catalog(ckpt_path: str | Path, path: str | Path | None = None, *, co
     req = OmegaConf.create({"dataset": {"path": str(path) if path else None, "columns": dict(columns or {})}})
     if cfg is not None and cfg.get("dataset") is not None and cfg.dataset.get("cache_dir"):
         req.dataset.cache_dir = str(cfg.dataset.cache_dir)
+    _require_predict_support(meta)
     train_cfg, dm, task, model = _restore(req, state, "predict", predict_all=True)
     if path is None:
         log.info("no dataset.path: predicting every row of the training catalog")
