@@ -211,3 +211,20 @@ def test_learning_curves_mark_the_best_epoch(tmp_path):
     (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
     out = learning_curves(tmp_path / "metrics.csv", tmp_path / "lc.png", monitor="val/acc", mode="max", title="run")
     assert_png(out)
+
+
+@pytest.mark.parametrize("n_epochs", [1, 2, 7])
+def test_learning_curves_tick_whole_epochs_even_for_a_one_epoch_run(tmp_path, monkeypatch, n_epochs):
+    from astrolab.plots import common
+
+    figs = []
+    monkeypatch.setattr(common, "save", lambda fig, path, title=None: figs.append(fig) or path)
+    rows = ["epoch,step,train/loss,val/loss"] + [f"{e},{e},{1 / e},{1.1 / e}" for e in range(1, n_epochs + 1)]
+    (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    common.learning_curves(tmp_path / "metrics.csv", tmp_path / "lc.png")
+    ax = figs[0].axes[0]
+    figs[0].canvas.draw()
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    assert 1 in ticks or n_epochs > 2
