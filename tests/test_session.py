@@ -292,3 +292,27 @@ def test_predict_on_a_family_without_catalog_prediction_is_one_line():
     with pytest.raises(ConfigError, match=r"^astrolab predict cannot apply a dataset=clusters model.*astrolab evaluate"):
         _require_predict_support(meta)
     _require_predict_support({"config": {"dataset": {"_target_": "astrolab.data.datamodules.GaiaDataModule"}}})
+
+
+def test_a_changed_training_file_is_reported_also_when_named_again(tmp_path, caplog):
+    """evaluate/predict say so when the training file changed, read by default or named again with
+    dataset.path=; another file is a new catalog (nothing to compare)."""
+    import logging
+
+    from astrolab.training.session import _data_changed
+
+    class DM:
+        def __init__(self, source, checksum):
+            self.info = {"source": str(source), "checksum": checksum}
+
+        def describe(self):
+            return self.info
+
+    train = tmp_path / "train.csv"
+    meta = {"data_checksum": "a" * 64, "config": {"dataset": {"path": str(train)}}}
+    with caplog.at_level(logging.WARNING, logger="astrolab.training.session"):
+        assert _data_changed(DM(train, "b" * 64), meta, given_path=False) == "changed since training"
+        assert _data_changed(DM(train, "b" * 64), meta, given_path=True) == "changed since training"
+        assert "dataset.path is the file the model was trained on, but it changed" in caplog.text
+        assert _data_changed(DM(tmp_path / "other.csv", "b" * 64), meta, given_path=True) is None
+        assert _data_changed(DM(train, "a" * 64), meta, given_path=True) is None

@@ -432,10 +432,21 @@ def _restore(cfg: DictConfig, state: dict[str, Any], stage: str, **dm_overrides:
 
 
 def _data_changed(dm, meta: dict[str, Any], given_path: bool) -> str | None:
-    checksum = dm.describe().get("checksum")
-    if not given_path and meta.get("data_checksum") and checksum and checksum != meta["data_checksum"]:
+    """Say so when the training file changed since training: read again by default, or named again with
+    ``dataset.path=`` (a different file is a new catalog: nothing to compare)."""
+    info = dm.describe()
+    checksum, trained = info.get("checksum"), meta.get("data_checksum")
+    if not (trained and checksum and checksum != trained):
+        return None
+    if not given_path:
         log.warning("the training file changed since training (checksum %s… vs %s…): the test split is not "
-                    "the one the model was tested on", str(checksum)[:12], str(meta["data_checksum"])[:12])
+                    "the one the model was tested on", str(checksum)[:12], str(trained)[:12])
+        return "changed since training"
+    train_path = ((meta.get("config") or {}).get("dataset") or {}).get("path")
+    source = info.get("source")
+    if train_path and source and Path(str(train_path)).expanduser().resolve() == Path(str(source)).resolve():
+        log.warning("dataset.path is the file the model was trained on, but it changed since training (checksum "
+                    "%s… vs %s…)", str(checksum)[:12], str(trained)[:12])
         return "changed since training"
     return None
 
