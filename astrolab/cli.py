@@ -206,6 +206,8 @@ def prepare_run_dir(command: str, args: list[str]) -> list[str]:
                           "directory>")
     if run_dir is None:
         return args
+    if resume:
+        _refuse_finished_run(Path(run_dir).expanduser(), _arg_value(args, "trainer.max_epochs"))
     # a study folder holds a study that the same command continues (astrolab.hpo.runner): not a result to guard
     rundir.acquire(run_dir, allow_results=resume or command == "hpo", what=command)
     if resume:
@@ -213,6 +215,33 @@ def prepare_run_dir(command: str, args: list[str]) -> list[str]:
 
         args = [*args, f"hydra.output_subdir=.hydra-continued-{time.strftime('%Y%m%d-%H%M%S')}"]
     return args
+
+
+def _refuse_finished_run(run_dir, max_epochs_arg: str | None) -> None:
+    """``ckpt_path=last`` continues a run that stopped before it finished. A finished run (its
+    ``summary.json`` written) is only continued when the command line asks for more epochs than it ran;
+    otherwise continuing would test it again and write over its results."""
+    import json
+
+    from astrolab.errors import RunDirError
+
+    summary, last = run_dir / "summary.json", run_dir / "checkpoints" / "last.ckpt"
+    if not summary.is_file():
+        return
+    if last.is_file() and last.stat().st_mtime > summary.stat().st_mtime:
+        return  # the finished run was continued for more epochs and stopped again: continue that
+    try:
+        epochs = int(json.loads(summary.read_text()).get("epochs") or 0)
+    except (OSError, ValueError, TypeError):
+        return
+    try:
+        more = max_epochs_arg is not None and (int(max_epochs_arg) == -1 or int(max_epochs_arg) > epochs)
+    except ValueError:
+        return  # a non-numeric value is named by the config check
+    if not more:
+        raise RunDirError(f"run directory {run_dir} holds a finished run ({epochs} epochs, summary.json written); "
+                          f"ckpt_path=last continues a run that was stopped: to train this one longer add "
+                          f"trainer.max_epochs=<more than {epochs}>, or start a new run with another hydra.run.dir=")
 
 
 def _aggregate_command(args: list[str]) -> None:

@@ -386,9 +386,26 @@ def accepted_keys(target: str) -> set[str] | None:
     return None
 
 
+def _trusted(target: str, patterns: tuple[str, ...]) -> bool:
+    """``target`` matches the execution whitelist (``pkg.*``: anything below ``pkg``; else exact), the
+    same rule Hydra's instantiate applies."""
+    return any(target.startswith(p[:-1]) if p.endswith(".*") else target == p for p in patterns)
+
+
 def _check_targets(cfg: Any) -> None:
+    from astrolab.utils.instantiate import whitelist
+
+    extra = cfg.get("extra_targets") if hasattr(cfg, "get") else None
+    patterns = whitelist() + tuple(str(p) for p in (extra or ()))
     for path, node in _target_nodes(cfg):
         target = str(node.get("_target_"))
+        # before anything is imported or built: a config cannot run code the whitelist does not allow
+        if not _trusted(target, patterns):
+            where = f"{path}._target_" if path else "_target_"
+            raise ConfigError(f"{where}={target} is not a target astrolab configs may build (allowed: astrolab.*, "
+                              "torch.optim.*, torch.nn.*, Lightning callbacks/loggers, torchmetrics.*, optuna "
+                              "samplers/pruners); if it is your own code, trust its package with "
+                              "extra_targets=[mypackage.*]")
         keys = accepted_keys(target)
         if keys is None:
             continue

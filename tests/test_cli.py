@@ -107,3 +107,37 @@ def test_debug_shows_traceback(run_cli, tmp_path, debug):
     proc = run_cli("evaluate", f"ckpt_path={tmp_path}/none.ckpt", f"hydra.run.dir={tmp_path}/e5",
                    env={"ASTROLAB_DEBUG": debug})
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_continuing_a_finished_run_is_refused_unless_it_asks_for_more_epochs(tmp_path):
+    """``ckpt_path=last`` in a finished run (summary.json written) without a larger trainer.max_epochs
+    would test it again and write over its results: refused at start, nothing changed."""
+    import json
+    import os
+
+    from astrolab.cli import prepare_run_dir
+    from astrolab.errors import RunDirError
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    (run / "summary.json").write_text(json.dumps({"epochs": 30}))
+    os.utime(run / "checkpoints" / "last.ckpt", (1, 1))  # written before the summary
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    for extra in ([], ["trainer.max_epochs=30"], ["trainer.max_epochs=12"]):
+        with pytest.raises(RunDirError, match=r"holds a finished run \(30 epochs.*trainer.max_epochs=<more than 30>"):
+            prepare_run_dir("train", [f"hydra.run.dir={run}", "ckpt_path=last", *extra])
+        with pytest.raises(RunDirError, match="holds a finished run"):
+            prepare_run_dir("train", [f"ckpt_path={run}/checkpoints/last.ckpt", *extra])
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    # asking for more epochs continues it
+    args = prepare_run_dir("train", [f"hydra.run.dir={run}", "ckpt_path=last", "trainer.max_epochs=40"])
+    assert any(a.startswith("hydra.output_subdir=") for a in args)
+    from astrolab.training import rundir
+
+    rundir.release(run)
+    # a continued run that was stopped again (last.ckpt newer than summary.json) continues without more epochs
+    os.utime(run / "checkpoints" / "last.ckpt", None)
+    os.utime(run / "summary.json", (1, 1))
+    prepare_run_dir("train", [f"hydra.run.dir={run}", "ckpt_path=last"])
+    rundir.release(run)

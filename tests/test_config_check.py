@@ -150,6 +150,33 @@ def test_whitelist_message_is_complete():
     assert msg.rstrip().endswith("extra_targets=[mypackage.*]") and "\n" not in msg
 
 
+def test_untrusted_target_is_refused_before_it_is_imported(compose_cfg, monkeypatch):
+    """A ``_target_`` outside the execution whitelist stops at the config check: no data is prepared, and
+    its module is never imported (importing runs the module's code)."""
+    import sys
+
+    from omegaconf import OmegaConf
+
+    from astrolab.config_check import _check_targets
+
+    cfg = compose_cfg("train")
+    OmegaConf.set_struct(cfg, False)
+    cfg.callbacks.evil = {"_target_": "subprocess.run", "args": "true"}
+    with pytest.raises(ConfigError, match=r"^callbacks.evil._target_=subprocess.run is not a target .*"
+                                          r"extra_targets=\[mypackage.\*\]$"):
+        _check_targets(cfg)
+    cfg = compose_cfg("train")
+    OmegaConf.set_struct(cfg, False)
+    cfg.model.optimizer._target_ = "astrolab_audit_untrusted_pkg.Optimizer"
+    monkeypatch.delitem(sys.modules, "astrolab_audit_untrusted_pkg", raising=False)
+    with pytest.raises(ConfigError, match=r"^model.optimizer._target_=astrolab_audit_untrusted_pkg.Optimizer"):
+        _check_targets(cfg)
+    assert "astrolab_audit_untrusted_pkg" not in sys.modules
+    # the user's own package, once trusted, is checked like any other target (here: it does not exist)
+    cfg.extra_targets = ["astrolab_audit_untrusted_pkg.*"]
+    _check_targets(cfg)
+
+
 # -- through the real command ------------------------------------------------------------------------------
 def _one_line(proc) -> str:
     assert proc.returncode != 0

@@ -237,3 +237,16 @@ def test_star_group_columns_missing_name_their_key(tmp_path):
     path = write_table(gaia_table(), tmp_path / "g.csv")
     _refused(MissingColumnError, lambda: StarGroupsDataModule(path=str(path), cache_dir=str(tmp_path / "c")).setup(),
              "no column 'group_id'", "dataset.group=")
+
+
+def test_missing_column_hint_never_names_a_column_already_read_as_another_input(tmp_path):
+    """A Gaia file without pmra: the fix must not be dataset.columns.pmra=ra (ra is the right ascension,
+    already an input; that mapping would train silently on the wrong column)."""
+    t = gaia_table(n=120)
+    del t["pmra"]
+    msg = _refused(MissingColumnError, lambda: _dm(write_table(t, tmp_path / "no_pmra.csv"), tmp_path).setup(),
+                   "missing required column(s) pmra", "dataset.columns.pmra=<column>")
+    assert "pmra=ra" not in msg and "pmra=member" not in msg
+    t["pm_ra"] = t["pmdec"]  # a real candidate is still suggested
+    msg = _refused(MissingColumnError, lambda: _dm(write_table(t, tmp_path / "pm_ra.csv"), tmp_path).setup(),
+                   "dataset.columns.pmra=pm_ra")

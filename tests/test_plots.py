@@ -224,3 +224,20 @@ def test_background_class_is_grey_for_field_names_and_yes_no_labels():
     assert background_classes(["0", "1", "2"]) == set()  # three real classes: none is background
     colours = _class_colours(["0", "1"])
     assert colours["0"] == "0.78" and colours["1"] != "0.78"
+
+
+@pytest.mark.parametrize("n_epochs", [1, 2, 7])
+def test_learning_curves_tick_whole_epochs_even_for_a_one_epoch_run(tmp_path, monkeypatch, n_epochs):
+    from astrolab.plots import common
+
+    figs = []
+    monkeypatch.setattr(common, "save", lambda fig, path, title=None: figs.append(fig) or path)
+    rows = ["epoch,step,train/loss,val/loss"] + [f"{e},{e},{1 / e},{1.1 / e}" for e in range(1, n_epochs + 1)]
+    (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    common.learning_curves(tmp_path / "metrics.csv", tmp_path / "lc.png")
+    ax = figs[0].axes[0]
+    figs[0].canvas.draw()
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    assert 1 in ticks or n_epochs > 2

@@ -250,3 +250,69 @@ def test_expected_calibration_error_of_known_cases():
     assert expected_calibration_error(prob, y_calibrated) < 0.01
     always_wrong = np.ones(conf.size, int)
     assert expected_calibration_error(prob, always_wrong) == pytest.approx(conf.mean(), abs=0.01)
+
+
+def test_continue_lines_count_epochs_from_one(tmp_path, caplog):
+    """The log lines of a continued run count epochs as the epoch lines and metrics.csv do (from 1):
+    Lightning's checkpoint stores the 0-based index of the epoch it was saved in."""
+    import logging
+
+    from astrolab.training.session import _trim_metrics, epochs_done
+
+    assert epochs_done({"epoch": 3}) == "after epoch 4; continuing with epoch 5"
+    assert epochs_done({}) == "before the first epoch ended"
+    raw = tmp_path / "metrics_raw.csv"
+    raw.write_text("epoch,step,train/loss\n" + "".join(f"{e},{e},1.0\n" for e in range(6)))
+    with caplog.at_level(logging.INFO, logger="astrolab.training.session"):
+        _trim_metrics(raw, 3, 4)
+    assert "dropped 2 rows logged after epoch 4 " in caplog.text
+    assert [ln.split(",")[0] for ln in raw.read_text().splitlines()[1:]] == ["0", "1", "2", "3"]
+
+
+@pytest.mark.parametrize("content", [b"hello", b"\x00not a checkpoint", b"PK\x03\x04garbage", b""])
+def test_a_file_that_is_no_checkpoint_is_one_checkpoint_error(tmp_path, content):
+    """Any file that is not a torch checkpoint (a text file ended in torch's KeyError) is a CheckpointError."""
+    from astrolab.errors import CheckpointError
+    from astrolab.training.session import load_checkpoint
+
+    bad = tmp_path / "notes.ckpt"
+    bad.write_bytes(content)
+    with pytest.raises(CheckpointError, match=r"notes.ckpt' is not a readable astrolab checkpoint"):
+        load_checkpoint(bad)
+
+
+def test_predict_on_a_family_without_catalog_prediction_is_one_line():
+    """A star-group model cannot yet score a new catalog: predict stops in one line naming the dataset and
+    the evaluate command (it raised a TypeError from the data module's constructor)."""
+    from astrolab.errors import ConfigError
+    from astrolab.training.session import _require_predict_support
+
+    meta = {"config": {"dataset": {"_target_": "astrolab.data.datamodules.StarGroupsDataModule"}},
+            "choices": {"dataset": "clusters"}}
+    with pytest.raises(ConfigError, match=r"^astrolab predict cannot apply a dataset=clusters model.*astrolab evaluate"):
+        _require_predict_support(meta)
+    _require_predict_support({"config": {"dataset": {"_target_": "astrolab.data.datamodules.GaiaDataModule"}}})
+
+
+def test_a_changed_training_file_is_reported_also_when_named_again(tmp_path, caplog):
+    """evaluate/predict say so when the training file changed, read by default or named again with
+    dataset.path=; another file is a new catalog (nothing to compare)."""
+    import logging
+
+    from astrolab.training.session import _data_changed
+
+    class DM:
+        def __init__(self, source, checksum):
+            self.info = {"source": str(source), "checksum": checksum}
+
+        def describe(self):
+            return self.info
+
+    train = tmp_path / "train.csv"
+    meta = {"data_checksum": "a" * 64, "config": {"dataset": {"path": str(train)}}}
+    with caplog.at_level(logging.WARNING, logger="astrolab.training.session"):
+        assert _data_changed(DM(train, "b" * 64), meta, given_path=False) == "changed since training"
+        assert _data_changed(DM(train, "b" * 64), meta, given_path=True) == "changed since training"
+        assert "dataset.path is the file the model was trained on, but it changed" in caplog.text
+        assert _data_changed(DM(tmp_path / "other.csv", "b" * 64), meta, given_path=True) is None
+        assert _data_changed(DM(train, "a" * 64), meta, given_path=True) is None

@@ -275,3 +275,19 @@ def test_duplicated_rows_without_an_id_column_are_counted(tmp_path, caplog):
         dm.setup()
     assert "12 rows repeat an earlier row exactly (no id column)" in caplog.text
     assert int(dm.graph["nodes"].batch_size[0]) == 100
+
+
+def test_photo_z_index_table_carries_the_object_class(tmp_path):
+    """photo_z.png colours by class: the file's class column rides along in the index table (never an
+    input); classification keeps it as the target only."""
+    t = sdss_shorthand_table(n=300)
+    path = write_table(t, tmp_path / "Skyserver_SQL.csv")
+    pz = SDSSDataModule(path=str(path), spectra=False, task_kind="regression", target="redshift")
+    pz.setup()
+    table = pz.index_table()
+    by_id = dict(zip(np.asarray(t["objid"]).tolist(), np.asarray(t["class"]).tolist()))
+    assert [by_id[i] for i in np.asarray(table["id"]).tolist()] == list(table["class"])
+    assert "class" not in " ".join(pz.feature_names)
+    cls = SDSSDataModule(path=str(path), spectra=False)
+    cls.setup()
+    assert "class" not in cls.index_table().colnames

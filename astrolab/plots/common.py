@@ -95,6 +95,8 @@ def learning_curves(metrics_csv: Path, path: Path, monitor: str | None = None, m
         s = series[monitor]
         pick = max if (mode or "min") == "max" else min
         best_epoch = pick(s, key=lambda e: s[e])
+    epochs = [e for s in series.values() for e in s]
+    first_epoch, last_epoch = min(epochs), max(epochs)
     cols = min(len(names), 4)
     n_rows = (len(names) + cols - 1) // cols
     fig = figure(figsize=(3.6 * cols, 3.0 * n_rows))
@@ -111,7 +113,9 @@ def learning_curves(metrics_csv: Path, path: Path, monitor: str | None = None, m
             x = best_epoch if best_epoch is not None else max(max(v) for v in series.values() if v)
             ax.plot([x], [test[name]], marker="*", ms=10, color="C3", ls="none",
                     label=f"test {test[name]:.4g}")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        if last_epoch - first_epoch < 2:  # a run of one or two epochs: whole-epoch ticks, not 0.945 … 1.055
+            ax.set_xlim(first_epoch - 0.5, last_epoch + 0.5)
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.set_title(name + (f" (monitored, {mode})" if monitor and monitor.endswith("/" + name) else ""),

@@ -14,6 +14,7 @@ Lightning's ``fit(ckpt_path=…)`` (epoch, optimizer, scheduler, early stopping 
 from __future__ import annotations
 
 import csv
+import inspect
 import logging
 import time
 from pathlib import Path
@@ -127,8 +128,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"'{path}' is a folder; pass ckpt_path=<file>.ckpt")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError,
+            TypeError, AttributeError) as exc:  # a text file ends in KeyError inside torch's legacy reader
+        text = str(exc).strip() if not isinstance(exc, KeyError) else ""
+        first = text.splitlines()[0] if text else f"{type(exc).__name__} while reading it"
         raise CheckpointError(f"'{path}' is not a readable astrolab checkpoint ({first[:160]})") from exc
     if not isinstance(state, dict) or "astrolab" not in state or "state_dict" not in state:
         raise CheckpointError(f"'{path}' is not an astrolab checkpoint (no astrolab metadata); "
@@ -226,6 +229,13 @@ def resolve_resume(ckpt_path: Any, run_dir: Path) -> Path:
     return path
 
 
+def epochs_done(state: dict[str, Any]) -> str:
+    """What a checkpoint holds, counted as the epoch lines and metrics.csv count (from 1): Lightning stores
+    the 0-based index of the epoch during which it was saved."""
+    n = int(state.get("epoch", -1)) + 1
+    return f"after epoch {n}; continuing with epoch {n + 1}" if n > 0 else "before the first epoch ended"
+
+
 def _trim_metrics(csv_path: Path, last_epoch: int, global_step: int) -> None:
     """Drop rows logged after the checkpoint a run continues from (they are logged again): rows of later
     epochs, and epoch-less rows (learning rate) at or after the checkpoint's global step."""
@@ -246,7 +256,7 @@ def _trim_metrics(csv_path: Path, last_epoch: int, global_step: int) -> None:
     keep = [rows[0]] + [r for r in rows[1:] if kept(r)]
     if len(keep) != len(rows):
         log.info("metrics.csv: dropped %d rows logged after epoch %d (the checkpoint continued from)",
-                 len(rows) - len(keep), last_epoch)
+                 len(rows) - len(keep), last_epoch + 1)  # counted from 1, as in metrics.csv and the epoch lines
         tmp = csv_path.with_name(f".{csv_path.name}.tmp")
         with tmp.open("w", newline="") as f:
             csv.writer(f).writerows(keep)
@@ -314,7 +324,7 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
         resume_from = resolve_resume(cfg.ckpt_path, run_dir)
         state = load_checkpoint(resume_from)
         cfg = _resume_config(cfg, state)
-        log.info("continuing the run in %s from %s (epoch %d)", run_dir, resume_from.name, int(state.get("epoch", 0)))
+        log.info("continuing the run in %s from %s (%s)", run_dir, resume_from.name, epochs_done(state))
         raw = run_dir / "metrics_raw.csv"  # the logger's raw rows (metrics.csv is rebuilt from them)
         _trim_metrics(raw if raw.exists() else run_dir / "metrics.csv", int(state.get("epoch", 0)),
                       int(state.get("global_step", 0)))
@@ -422,10 +432,21 @@ def _restore(cfg: DictConfig, state: dict[str, Any], stage: str, **dm_overrides:
 
 
 def _data_changed(dm, meta: dict[str, Any], given_path: bool) -> str | None:
-    checksum = dm.describe().get("checksum")
-    if not given_path and meta.get("data_checksum") and checksum and checksum != meta["data_checksum"]:
+    """Say so when the training file changed since training: read again by default, or named again with
+    ``dataset.path=`` (a different file is a new catalog: nothing to compare)."""
+    info = dm.describe()
+    checksum, trained = info.get("checksum"), meta.get("data_checksum")
+    if not (trained and checksum and checksum != trained):
+        return None
+    if not given_path:
         log.warning("the training file changed since training (checksum %s… vs %s…): the test split is not "
-                    "the one the model was tested on", str(checksum)[:12], str(meta["data_checksum"])[:12])
+                    "the one the model was tested on", str(checksum)[:12], str(trained)[:12])
+        return "changed since training"
+    train_path = ((meta.get("config") or {}).get("dataset") or {}).get("path")
+    source = info.get("source")
+    if train_path and source and Path(str(train_path)).expanduser().resolve() == Path(str(source)).resolve():
+        log.warning("dataset.path is the file the model was trained on, but it changed since training (checksum "
+                    "%s… vs %s…)", str(checksum)[:12], str(trained)[:12])
         return "changed since training"
     return None
 
@@ -528,6 +549,31 @@ def _csv_logger(run_dir: Path):
     return EpochCSVLogger(save_dir=str(run_dir), name="", version="")
 
 
+def _require_predict_support(meta: dict[str, Any]) -> None:
+    """A data module that cannot read a catalog for prediction (no ``predict_all``) stops in one line
+    before anything is read, instead of a TypeError from its constructor."""
+    from hydra.utils import get_class
+
+    target = str(((meta.get("config") or {}).get("dataset") or {}).get("_target_", ""))
+    try:
+        cls = get_class(target)
+    except Exception:  # noqa: BLE001 - an unknown class is reported where it is built
+        return
+    takes = False
+    for klass in inspect.getmro(cls):  # through **kwargs to the constructor that names its arguments
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters
+        takes = "predict_all" in params
+        if takes or not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            break
+    if not takes:
+        dataset = (meta.get("choices") or {}).get("dataset") or target.rsplit(".", 1)[-1]
+        raise ConfigError(f"astrolab predict cannot apply a dataset={dataset} model to a new catalog yet; score "
+                          f"a labelled file with astrolab evaluate ckpt_path=… dataset.path=<file>")
+
+
 def predict_catalog(ckpt_path: str | Path, path: str | Path | None = None, *, columns: dict[str, str] | None = None,
                     keep: list[str] | None = None, mc_samples: int = 0, cfg: DictConfig | None = None,
                     trainer_cfg: DictConfig | None = None):
@@ -540,6 +586,7 @@ def predict_catalog(ckpt_path: str | Path, path: str | Path | None = None, *, co
     req = OmegaConf.create({"dataset": {"path": str(path) if path else None, "columns": dict(columns or {})}})
     if cfg is not None and cfg.get("dataset") is not None and cfg.dataset.get("cache_dir"):
         req.dataset.cache_dir = str(cfg.dataset.cache_dir)
+    _require_predict_support(meta)
     train_cfg, dm, task, model = _restore(req, state, "predict", predict_all=True)
     if path is None:
         log.info("no dataset.path: predicting every row of the training catalog")

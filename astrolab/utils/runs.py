@@ -19,10 +19,14 @@ def slug(text: str, limit: int = 60) -> str:
 
 
 def group_listing() -> str:
-    """``group: choice, choice`` lines for ``astrolab <command> --help``."""
-    from astrolab.config import GROUPS, group_choices
+    """``group: choice, choice`` lines for ``astrolab <command> --help``, the options of the user config
+    folders on the command line (``--config-dir``, ``hydra.searchpath``) included."""
+    import sys
 
-    return "\n".join(f"{g}: {', '.join(group_choices(g))}" for g in GROUPS if group_choices(g))
+    from astrolab.config import GROUPS, group_choices, user_config_dirs
+
+    extra = user_config_dirs(sys.argv[1:])
+    return "\n".join(f"{g}: {', '.join(group_choices(g, extra))}" for g in GROUPS if group_choices(g, extra))
 
 
 def register_resolvers() -> None:

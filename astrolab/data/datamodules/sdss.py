@@ -188,6 +188,10 @@ class SDSSDataModule(AstroDataModule):
         groups = groups[dup_keep]
         feats, ids, rows, coords = table.features[keep], table.ids[keep], rows[keep], table.coordinates[keep]
         n = len(ids)
+        # photo-z: the object's class (GALAXY / QSO / STAR) rides along in the index table, never an input
+        self.object_class = (np.char.strip(catalog.column("class")[rows].astype(str))
+                             if self.task_kind != "classification" and self.target != "class" and "class" in catalog
+                             else None)
         unseen = 0
         self.has_target = has_target
         if has_target:
@@ -324,7 +328,7 @@ class SDSSDataModule(AstroDataModule):
 
     def index_table(self):
         """One row per object (``index`` order): ``id`` (objid, exact), ``row`` in the file, spectrum flag,
-        split and the label or value as read (``true``)."""
+        split, the label or value as read (``true``) and, for photo-z, the file's ``class`` when it has one."""
         from astropy.table import Table
 
         td = self.data
@@ -341,6 +345,8 @@ class SDSSDataModule(AstroDataModule):
         table["split"] = split
         if getattr(self, "has_target", True):
             self.add_true_column(table, td["y"])
+        if getattr(self, "object_class", None) is not None:
+            table["class"] = self.object_class  # photo-z plots colour by it
         return table
 
     # -- loaders -----------------------------------------------------------------------------------

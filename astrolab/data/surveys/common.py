@@ -13,18 +13,19 @@ from astrolab.errors import DataError, MissingColumnError
 log = logging.getLogger(__name__)
 
 
-def _hint(catalog, name: str, file_col: str, aliases) -> str:
-    available = list(catalog.names)
-    guess = [a for a in (aliases or {}).get(name, ()) if a in catalog]
+def _hint(catalog, name: str, file_col: str, aliases, unavailable=frozenset()) -> str:
+    # a column already read as another input (or the label) is never suggested: pmra=ra would train
+    available = [c for c in catalog.names if c not in unavailable]
+    guess = [a for a in (aliases or {}).get(name, ()) if a in available]
     guess = guess or [c for c in available if c.lower() == file_col.lower()]
     guess = guess or difflib.get_close_matches(file_col, available, n=1, cutoff=0.6)
     return f"dataset.columns.{name}={guess[0] if guess else '<column>'}"
 
 
-def _missing_error(catalog, missing: list[tuple[str, str]], aliases) -> MissingColumnError:
+def _missing_error(catalog, missing: list[tuple[str, str]], aliases, unavailable=frozenset()) -> MissingColumnError:
     available = list(catalog.names)
     shown = ", ".join(available[:25]) + (" …" if len(available) > 25 else "")
-    hints = " ".join(_hint(catalog, name, file_col, aliases) for name, file_col in missing)
+    hints = " ".join(_hint(catalog, name, file_col, aliases, unavailable) for name, file_col in missing)
     return MissingColumnError(
         f"{catalog.path.name}: missing required column(s) {', '.join(f for _, f in missing)}; the file has: "
         f"{shown}; map them with {hints}")
@@ -83,7 +84,7 @@ def recognise_columns(catalog, canonical: Sequence[str], required: Sequence[str]
         for names in spellings.values():
             for k, v in names.items():
                 aliases.setdefault(k, []).extend(v)
-        raise _missing_error(catalog, missing, aliases)
+        raise _missing_error(catalog, missing, aliases, taken | excluded)
     recognised: dict[str, list[str]] = {}
     for name, spelling in used_spelling.items():
         if spelling not in ("canonical", "dataset.columns"):
@@ -113,7 +114,7 @@ def resolve_columns(catalog, canonical: Sequence[str], required: Sequence[str],
         elif name in required:
             missing.append((name, file_col))
     if missing:
-        raise _missing_error(catalog, missing, aliases)
+        raise _missing_error(catalog, missing, aliases, set(found.values()))
     return found
 
 
