@@ -281,19 +281,6 @@ def test_a_file_that_is_no_checkpoint_is_one_checkpoint_error(tmp_path, content)
         load_checkpoint(bad)
 
 
-def test_predict_on_a_family_without_catalog_prediction_is_one_line():
-    """A star-group model cannot yet score a new catalog: predict stops in one line naming the dataset and
-    the evaluate command (it raised a TypeError from the data module's constructor)."""
-    from astrolab.errors import ConfigError
-    from astrolab.training.session import _require_predict_support
-
-    meta = {"config": {"dataset": {"_target_": "astrolab.data.datamodules.StarGroupsDataModule"}},
-            "choices": {"dataset": "clusters"}}
-    with pytest.raises(ConfigError, match=r"^astrolab predict cannot apply a dataset=clusters model.*astrolab evaluate"):
-        _require_predict_support(meta)
-    _require_predict_support({"config": {"dataset": {"_target_": "astrolab.data.datamodules.GaiaDataModule"}}})
-
-
 def test_a_changed_training_file_is_reported_also_when_named_again(tmp_path, caplog):
     """evaluate/predict say so when the training file changed, read by default or named again with
     dataset.path=; another file is a new catalog (nothing to compare)."""

@@ -188,9 +188,10 @@ class Task:
         for k in ("rotation", "translation"):
             if k in pred:
                 cols[f"predicted_{k}"] = pred[k].cpu().numpy().reshape(len(pred[k]), -1)
-        for k in ("sigma", "value_std", "entropy", "prob_std"):
+        renamed = {"value_std": "predicted_std", "score_std": "anomaly_score_std"}
+        for k in ("sigma", "value_std", "score_std", "entropy", "prob_std"):
             if k in pred:
-                cols["predicted_std" if k == "value_std" else k] = pred[k].cpu().numpy().astype(np.float32)
+                cols[renamed.get(k, k)] = pred[k].cpu().numpy().astype(np.float32)
         return cols
 
     def metric_names(self) -> list[str]:

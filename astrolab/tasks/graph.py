@@ -72,3 +72,8 @@ class AnomalyDetection(Task):
 
     def predict(self, output: Tensor) -> dict[str, Tensor]:
         return {"score": output.float().reshape(-1)}
+
+    def predict_samples(self, outputs: Tensor) -> dict[str, Tensor]:
+        """``predict.mc_samples``: the mean score of the stochastic passes and its spread."""
+        scores = torch.stack([self.predict(o)["score"] for o in outputs])
+        return {"score": scores.mean(0), "score_std": scores.std(0)}

@@ -4,7 +4,10 @@
 ``index`` (a row of the data module's ``index_table()``). :func:`predictions_table` puts them in index
 order next to the index table's exact ids and passthrough columns; :func:`catalog_predictions` widens that
 to one row per input row of the user's file, in input order, with the columns the user keeps and a
-``status`` for rows that could not be scored. Plots read these tables and nothing else.
+``status`` for rows that could not be scored. Where the predicted objects are groups of input rows (star
+groups: data modules with ``group_table()``) it is one row per group of the file instead, in order of first
+appearance, and :func:`member_status` gives every input row's status. Plots read these tables and nothing
+else.
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ def catalog_predictions(scored, dm, keep: list[str] | None = None):
     predictions where the row was scored, and ``status`` (``ok`` or why the row was not scored)."""
     from astropy.table import MaskedColumn, Table
 
+    if hasattr(dm, "group_table"):
+        return group_predictions(scored, dm)
     source = dm.source_path() if hasattr(dm, "source_path") else None
     info = source_info(dm)
     n_input = info.get("n_input")
@@ -119,3 +124,57 @@ def _any_label(col) -> bool:
     if values.dtype.kind in "US":
         return bool((values != "").any())
     return bool(np.isfinite(values.astype(float)).any())
+
+
+def group_predictions(scored, dm):
+    """One row per group of the input file, in order of first appearance: the group id (exact, as in the
+    file), ``n_stars`` (its rows in the file), ``n_stars_used`` (left after the quality cuts), ``true`` when
+    the file has the label, the prediction columns (empty where the group was not scored) and ``status``."""
+    from astropy.table import MaskedColumn
+
+    out = dm.group_table()
+    index = np.asarray(out["index"], dtype=np.int64)
+    out.remove_column("index")
+    status = out["status"]
+    out.remove_column("status")
+    hit = index >= 0
+    # scored rows are index-table rows; the index table lists the graphs in index order, so a graph's row
+    # in ``scored`` is found through its group id (exact, unique per graph)
+    group = dm.group
+    row_of = {v: i for i, v in enumerate(np.asarray(scored[group]).tolist())}
+    pick = np.array([row_of.get(v, -1) for v in np.asarray(out[group]).tolist()], dtype=np.int64)
+    if (pick[hit] < 0).any():
+        raise RuntimeError("a scorable group is missing from the predictions; the predict batches lost a graph")
+    drop = {group, "n_stars", "split", "index"}
+    if "true" in scored.colnames and not _any_label(scored["true"]):
+        drop.add("true")  # the catalog has no label column
+    src = np.where(hit, pick, 0)
+    for name in scored.colnames:
+        if name in drop:
+            continue
+        col = np.asarray(scored[name])[src] if len(scored) else np.zeros(len(out), dtype=scored[name].dtype)
+        out[name] = MaskedColumn(col, mask=~hit)
+        if scored[name].info.format:
+            out[name].info.format = scored[name].info.format
+    out["status"] = status
+    return out
+
+
+def member_status(dm, keep: list[str] | None = None):
+    """Grouped data only (``None`` otherwise): one row per input row, in input order: the kept input columns
+    (default the survey's id and sky position, as in the file), the group column and ``status`` (``ok`` when
+    the star was part of a scored group, else why not: a quality cut, no group id, a group left too small)."""
+    if not hasattr(dm, "group_table"):
+        return None
+    from astrolab.data.io import read_columns
+
+    names = list(keep) if keep is not None else default_keep(dm)
+    group = dm.group
+    if group not in names:
+        names.append(group)
+    out = read_columns(dm.source_path(), names)
+    status = np.full(len(out), "ok", dtype=object)
+    for r, why in dm.row_status().items():
+        status[r] = why
+    out["status"] = status.astype(str)
+    return out

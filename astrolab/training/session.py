@@ -14,7 +14,6 @@ Lightning's ``fit(ckpt_path=…)`` (epoch, optimizer, scheduler, early stopping 
 from __future__ import annotations
 
 import csv
-import inspect
 import logging
 import time
 from pathlib import Path
@@ -416,6 +415,12 @@ def _restore(cfg: DictConfig, state: dict[str, Any], stage: str, **dm_overrides:
                 train_cfg.dataset.objects = str(objects) if objects else None
         if cfg.dataset.get("cache_dir"):
             train_cfg.dataset.cache_dir = str(cfg.dataset.cache_dir)
+        if cfg.dataset.get("group"):  # star groups: the new member table's group column
+            if "group" not in train_cfg.dataset:
+                raise ConfigError(f"dataset.group= names the group column of a star-group (dataset=clusters) "
+                                  f"member table; this is a dataset={(meta.get('choices') or {}).get('dataset')} "
+                                  "model: remove dataset.group=")
+            train_cfg.dataset.group = str(cfg.dataset.group)
         for k, v in (cfg.dataset.get("columns") or {}).items():
             if v:
                 OmegaConf.update(train_cfg, f"dataset.columns.{k}", str(v), force_add=True)
@@ -549,44 +554,19 @@ def _csv_logger(run_dir: Path):
     return EpochCSVLogger(save_dir=str(run_dir), name="", version="")
 
 
-def _require_predict_support(meta: dict[str, Any]) -> None:
-    """A data module that cannot read a catalog for prediction (no ``predict_all``) stops in one line
-    before anything is read, instead of a TypeError from its constructor."""
-    from hydra.utils import get_class
-
-    target = str(((meta.get("config") or {}).get("dataset") or {}).get("_target_", ""))
-    try:
-        cls = get_class(target)
-    except Exception:  # noqa: BLE001 - an unknown class is reported where it is built
-        return
-    takes = False
-    for klass in inspect.getmro(cls):  # through **kwargs to the constructor that names its arguments
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        params = inspect.signature(init).parameters
-        takes = "predict_all" in params
-        if takes or not any(p.kind == p.VAR_KEYWORD for p in params.values()):
-            break
-    if not takes:
-        dataset = (meta.get("choices") or {}).get("dataset") or target.rsplit(".", 1)[-1]
-        raise ConfigError(f"astrolab predict cannot apply a dataset={dataset} model to a new catalog yet; score "
-                          f"a labelled file with astrolab evaluate ckpt_path=… dataset.path=<file>")
-
-
 def predict_catalog(ckpt_path: str | Path, path: str | Path | None = None, *, columns: dict[str, str] | None = None,
                     keep: list[str] | None = None, mc_samples: int = 0, cfg: DictConfig | None = None,
                     trainer_cfg: DictConfig | None = None):
     """Apply a trained model to a catalog: one row per input row, in input order (see
     :func:`astrolab.training.predictions.catalog_predictions`). Returns ``(table, info)``."""
-    from astrolab.training.predictions import catalog_predictions, predictions_table
+    from astrolab.training.predictions import catalog_predictions, member_status, predictions_table
 
     state = load_checkpoint(ckpt_path)
     meta = state["astrolab"]
     req = OmegaConf.create({"dataset": {"path": str(path) if path else None, "columns": dict(columns or {})}})
-    if cfg is not None and cfg.get("dataset") is not None and cfg.dataset.get("cache_dir"):
-        req.dataset.cache_dir = str(cfg.dataset.cache_dir)
-    _require_predict_support(meta)
+    for key in ("cache_dir", "group"):
+        if cfg is not None and cfg.get("dataset") is not None and cfg.dataset.get(key):
+            req.dataset[key] = str(cfg.dataset[key])
     train_cfg, dm, task, model = _restore(req, state, "predict", predict_all=True)
     if path is None:
         log.info("no dataset.path: predicting every row of the training catalog")
@@ -604,9 +584,11 @@ def predict_catalog(ckpt_path: str | Path, path: str | Path | None = None, *, co
     scored = predictions_table(outputs, dm, task)
     seconds = time.perf_counter() - t0
     table = catalog_predictions(scored, dm, keep)
+    members = member_status(dm, keep)  # grouped data (star groups): every input row's status
     info = {"n_rows": len(table), "n_scored": len(scored), "seconds_predict": round(seconds, 3),
             "rows_per_second": round(len(scored) / max(seconds, 1e-9), 1), "data": dm.describe(),
-            "model": meta.get("choices", {}), **({"training_file": changed} if changed else {})}
+            "model": meta.get("choices", {}), **({"training_file": changed} if changed else {}),
+            **({"rows_are": "groups", "members": members} if members is not None else {})}
     return table, info
 
 
@@ -630,6 +612,10 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
             raise ConfigError("predict.output= is a file name inside the run directory (predictions.csv, "
                               ".parquet, .fits or .vot); choose the folder with hydra.run.dir=")
         write_table(table, out)
+        members = info.pop("members", None)
+        if members is not None:  # star groups: one row per input star with its status, next to the groups
+            info["members_output"] = str(out.with_name(f"{out.stem}_members{out.suffix}"))
+            write_table(members, Path(info["members_output"]))
         status = table["status"] if "status" in table.colnames else []
         n_bad = int(sum(1 for s in status if s != "ok"))
         summary = {"command": "predict", "checkpoint": str(Path(str(cfg.ckpt_path)).expanduser().resolve()),
@@ -637,7 +623,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
                    "seconds": {"total": round(time.perf_counter() - t_start, 3)}, "run_dir": str(run_dir),
                    "astrolab_version": __version__}
         write_json(run_dir / "summary.json", summary)
-        report(f"predictions — {info['n_scored']} of {info['n_rows']} rows scored",
+        report(f"predictions — {info['n_scored']} of {info['n_rows']} {info.get('rows_are', 'rows')} scored",
                {"rows_per_second": info["rows_per_second"]}, run_dir, {"written": out.name})
         return summary
     except AstrolabError:

@@ -24,6 +24,13 @@ Splits are seeded and by group (stratified for classes). Anomaly detection: the 
 into train/val/test, anomalies go only to val and test (half each), so training sees normal groups only.
 Features are standardised with the node statistics of the training groups.
 
+Prediction (``predict_all``, ``astrolab predict``): the label column is not needed (when present it is
+copied through as ``true``, never used); every group with at least ``min_nodes`` stars after the cuts is
+scored, with the checkpoint's features, scaler, class names, graph settings and ``min_nodes``. The predicted
+objects are the groups: :meth:`group_table` has one row per group of the file (first-appearance order) with
+its ``status``, :meth:`row_status` says why a star was not used (a quality cut, no group id, a group left
+too small), and :meth:`describe` counts stars and groups (``prediction``).
+
 Batch (one nested ``TensorDict`` per step, ``batch_size`` graphs of one split)::
 
     nodes   [N]: x [N, F] float32, graph [N] int64, id [N] int64 (source_id, exact)
@@ -96,6 +103,7 @@ class StarGroupsDataModule(AstroDataModule):
         class_weights: ``auto`` or ``none``.
         task_kind: ``classification``, ``regression`` or ``anomaly`` (set by the run).
         fixed / evaluate_all: see :class:`~astrolab.data.datamodules.node.NodeGraphDataModule`.
+        predict_all: apply a trained model (see "Prediction" in the module docstring).
         n_stars: if set (``debug=fast`` does), a small embedded sample: ``n_field = n_stars`` and
             ``max(12, n_stars // 100)`` clusters and asterisms.
     """
@@ -112,7 +120,7 @@ class StarGroupsDataModule(AstroDataModule):
                  split: dict[str, Any] | None = None, class_weights: str = "auto",
                  task_kind: str = "classification", cache_dir: str | None = None, use_cache: bool = True,
                  fixed: dict[str, Any] | None = None, evaluate_all: bool = False, num_workers: int = 0,
-                 n_stars: int | None = None) -> None:
+                 n_stars: int | None = None, predict_all: bool = False) -> None:
         super().__init__()
         if n_stars is not None:  # debug=fast sets a catalog size: a small embedded sample of about that size
             n_field = int(n_stars)
@@ -149,7 +157,7 @@ class StarGroupsDataModule(AstroDataModule):
         from astrolab.data.cache import default_cache_dir
 
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-        self.use_fixed(fixed, evaluate_all)
+        self.use_fixed(fixed, evaluate_all, predict_all)
         self.num_workers = int(num_workers)
         self.graphs: list[dict[str, Any]] | None = None
 
@@ -171,8 +179,10 @@ class StarGroupsDataModule(AstroDataModule):
             generate_star_groups(self.embedded_path(), **self.sample)
 
     # -- building ----------------------------------------------------------------------------------
-    def _group_targets(self, raw: np.ndarray, inverse: np.ndarray, n_groups: int) -> np.ndarray:
-        """One target per group: the group's value, which must be the same on all its rows."""
+    def _group_targets(self, raw: np.ndarray, inverse: np.ndarray, n_groups: int,
+                       strict: bool = True) -> np.ndarray | None:
+        """One target per group: the group's value, which must be the same on all its rows (``strict=False``,
+        prediction: ``None`` and a warning when it is not; the label is only copied through then)."""
         first = np.full(n_groups, -1)
         first[inverse[::-1]] = np.arange(len(inverse))[::-1]
         values = raw[first]
@@ -181,6 +191,10 @@ class StarGroupsDataModule(AstroDataModule):
             same |= np.isnan(raw) & np.isnan(values[inverse])
         if not same.all():
             bad = np.unique(inverse[~same])[:3]
+            if not strict:
+                log.warning("label column '%s' differs between rows of the same %s: not copied to the predictions",
+                            self.target, self.group)
+                return None
             raise DataError(f"target '{self.target}' differs between rows of the same {self.group} "
                             f"(e.g. groups {bad.tolist()}); a graph-level target must be constant per group")
         return values
@@ -204,8 +218,45 @@ class StarGroupsDataModule(AstroDataModule):
             raise DataError(f"anomaly target '{self.target}' needs groups marked 1 (anomaly) and 0 (normal)")
         return np.where(eligible, vals, -1).astype(np.int64), eligible, None
 
+    def _copied_labels(self, values: np.ndarray | None, n_groups: int) -> np.ndarray:
+        """Prediction: the label as read, per group, only to be copied through as ``true`` (code -1 / NaN
+        where there is none or it is not one the model knows); never used to select or score groups."""
+        as_float = self.task_kind == "regression"
+        empty = np.full(n_groups, np.nan) if as_float else np.full(n_groups, -1, dtype=np.int64)
+        if values is None:
+            return empty
+        if self.task_kind == "classification":
+            try:
+                codes, _, valid = encode_labels(values, self.fixed_class_names, self.target)
+            except DataError:
+                return empty
+            return np.where(valid, codes, -1)
+        if values.dtype.kind not in "fiu":
+            return empty
+        vals = values.astype(np.float64)
+        if as_float:
+            return vals
+        return np.where((vals == 0) | (vals == 1), vals, -1).astype(np.int64)
+
+    def _group_ids(self, catalog) -> tuple[np.ndarray, np.ndarray]:
+        """The group column of every input row and whether the row has a group id (not empty, not NaN);
+        integral float ids (an integer column with masked values) become int64 again."""
+        raw = catalog.column(self.group)
+        if raw.dtype.kind == "f":
+            valid = np.isfinite(raw)
+            if valid.any() and np.all(np.mod(raw[valid], 1) == 0) and np.abs(raw[valid]).max() < 2**53:
+                raw = np.where(valid, raw, -1).astype(np.int64)
+        elif raw.dtype.kind in "US":
+            stripped = np.char.strip(raw.astype(str))
+            valid = (stripped != "") & (np.char.lower(stripped) != "nan")
+        else:
+            valid = np.ones(len(raw), bool)
+        return raw, valid
+
     def _split(self, y: np.ndarray, eligible: np.ndarray) -> dict[str, np.ndarray]:
         n = len(y)
+        if self.predict_all:  # applying a trained model: every group with enough stars is scored
+            return {"train": np.zeros(n, bool), "val": np.zeros(n, bool), "test": eligible.copy()}
         if self.evaluate_all:
             return {"train": np.zeros(n, bool), "val": np.zeros(n, bool), "test": eligible.copy()}
         val, test, seed = self.split_cfg["val"], self.split_cfg["test"], int(self.split_cfg["seed"])
@@ -235,25 +286,47 @@ class StarGroupsDataModule(AstroDataModule):
             raise CatalogNotFoundError(f"member table not found: '{path}'; check dataset.path=")
         catalog = read_catalog(path)
         inputs = {self.columns.get(c) or c for c in FEATURE_INPUTS}
+        self.has_target = self.target in catalog
+        if self.predict_all and not self.has_target:
+            log.info("no label column '%s' in %s: predicting without it", self.target, path.name)
         for what, col in (("dataset.group", self.group), ("dataset.target", self.target)):
             if col in inputs:
                 raise ConfigError(f"{what}={col} is a Gaia input column used for features; name an "
                                   "independent column")
+            if what == "dataset.target" and self.predict_all and not self.has_target:
+                continue
             if col not in catalog:
                 from astrolab.errors import MissingColumnError
 
                 shown = ", ".join(catalog.names[:25]) + (" …" if len(catalog.names) > 25 else "")
                 raise MissingColumnError(f"{path.name} has no column '{col}'; name it with {what}=<column> "
                                          f"(the file has: {shown})")
+        gid_all, has_gid = self._group_ids(catalog)
+        if not has_gid.all():
+            log.info("dropped %d rows without a group id in '%s'", int((~has_gid).sum()), self.group)
         table = apply_gaia_schema(catalog, self.columns, self.min_poe, self.max_ruwe,
+                                  keep_rows=None if has_gid.all() else has_gid,
                                   exclude=[c for c in (self.group, self.target) if c],
                                   features=self._fixed_star_features())
-        gid_raw = catalog.column(self.group)[table.rows]
+        gid_raw = gid_all[table.rows]
         groups, inverse = np.unique(gid_raw, return_inverse=True)
         counts = np.bincount(inverse, minlength=len(groups))
-        values = self._group_targets(catalog.column(self.target)[table.rows], inverse, len(groups))
-        y, eligible, names = self._labels(values)
-        eligible &= counts >= self.min_nodes
+        if self.predict_all:
+            values = (self._group_targets(catalog.column(self.target)[table.rows], inverse, len(groups), strict=False)
+                      if self.has_target else None)
+            y, eligible, names = self._copied_labels(values, len(groups)), counts >= self.min_nodes, \
+                self.fixed_class_names
+        else:
+            values = self._group_targets(catalog.column(self.target)[table.rows], inverse, len(groups))
+            y, eligible, names = self._labels(values)
+            eligible &= counts >= self.min_nodes
+        if not eligible.any():
+            from astrolab.errors import DataCheckError
+
+            fix = (f"the model was trained on groups of at least {self.min_nodes} stars; check dataset.group="
+                   if self.predict_all else "lower dataset.min_nodes= or check dataset.group=")
+            raise DataCheckError(f"{path.name}: no group in '{self.group}' has {self.min_nodes} or more stars after "
+                                 f"the quality cuts ({len(groups)} groups, the largest {int(counts.max())} stars); {fix}")
         if (counts < self.min_nodes).any():
             log.info("dropped %d groups with fewer than %d stars after the cuts",
                      int((counts < self.min_nodes).sum()), self.min_nodes)
@@ -292,8 +365,59 @@ class StarGroupsDataModule(AstroDataModule):
         self.feature_names = names_f
         self.info = {"path": str(path), "checksum": catalog.checksum, "n_input": table.n_input,
                      "n_stars_kept": int(len(table.ids)), "n_groups": int(len(groups)),
-                     "cuts": table.cut_counts, "seconds": round(time.perf_counter() - t0, 3)}
+                     "file_columns": dict(table.file_columns), "cuts": table.cut_counts,
+                     "seconds": round(time.perf_counter() - t0, 3)}
+        if self.predict_all:
+            self._prediction_status(gid_all, has_gid, table, groups, counts, eligible, inverse)
         return graphs
+
+    def _prediction_status(self, gid_all, has_gid, table, groups, counts, eligible, inverse) -> None:
+        """Prediction: the status of every group of the file and of every input row, and their counts
+        (logged, and in :meth:`describe`): no row and no group is left out without a reason."""
+        n = int(table.n_input)
+        valid_rows = np.flatnonzero(has_gid)
+        values, first, inv = np.unique(gid_all[valid_rows], return_index=True, return_inverse=True)
+        n_in = np.bincount(inv, minlength=len(values))
+        pos = np.searchsorted(values, groups)  # the kept groups among all groups (both sorted)
+        n_used = np.zeros(len(values), dtype=np.int64)
+        n_used[pos] = counts
+        graph_of = np.full(len(values), -1, dtype=np.int64)
+        graph_of[pos[np.flatnonzero(eligible)]] = np.arange(int(eligible.sum()))
+        status = np.full(len(values), "ok", dtype=object)
+        status[n_used == 0] = "not scored: no star left after the quality cuts"
+        small = (n_used > 0) & (graph_of < 0)
+        for g in np.flatnonzero(small):
+            status[g] = (f"not scored: {n_used[g]} of {n_in[g]} stars left after the quality cuts, fewer than "
+                         f"dataset.min_nodes={self.min_nodes}")
+        order = np.argsort(first, kind="stable")  # groups in order of first appearance in the file
+        self.groups_in_file = {"values": values[order], "n_stars": n_in[order], "n_stars_used": n_used[order],
+                               "index": graph_of[order], "status": status[order].astype(str)}
+        rows = np.full(n, "ok", dtype=object)
+        rows[~has_gid] = f"not scored: no group id in '{self.group}'"
+        cut = np.ones(n, bool)
+        cut[table.rows] = False
+        cut &= has_gid
+        rows[cut] = "not scored: removed by the quality cuts"
+        for r, why in table.removed.items():
+            if cut[r]:
+                rows[r] = why
+        kept_group = pos[inverse]  # per kept row: its group among all groups
+        in_small = graph_of[kept_group] < 0
+        for r, g in zip(table.rows[in_small], kept_group[in_small]):
+            rows[r] = (f"not scored: its group kept {n_used[g]} stars after the quality cuts, fewer than "
+                       f"dataset.min_nodes={self.min_nodes}")
+        self.row_reasons = rows.astype(str)
+        stars = {"input": n, "without_group_id": int((~has_gid).sum()), "removed_by_cuts": int(cut.sum()),
+                 "in_groups_not_scored": int(in_small.sum()), "scored": int((~in_small).sum())}
+        grp = {"input": int(len(values)), "scored": int((graph_of >= 0).sum()),
+               "not_scored": int((graph_of < 0).sum())}
+        self.prediction_counts = {"stars": stars, "groups": grp}
+        log.info("%d input stars in %d groups (%s): %d removed by the quality cuts%s%s; %d groups scored (%d stars)%s",
+                 n, grp["input"], self.group, stars["removed_by_cuts"],
+                 f", {stars['without_group_id']} without a group id" if stars["without_group_id"] else "",
+                 f", {stars['in_groups_not_scored']} in {int(small.sum())} groups left with fewer than "
+                 f"{self.min_nodes} stars" if small.any() else "", grp["scored"], stars["scored"],
+                 f", {grp['not_scored']} groups not scored (status says why)" if grp["not_scored"] else "")
 
     def setup(self, stage: str | None = None) -> None:
         if self.graphs is not None:
@@ -351,7 +475,22 @@ class StarGroupsDataModule(AstroDataModule):
                 "n_edges": int(sum(int(g["edges"].shape[0]) for g in self.graphs)),
                 "features": self.feature_names, "target": self.target, "group": self.group,
                 "classes": self.class_names, "source": self.info["path"], "checksum": self.info["checksum"],
-                "split_sizes": {s: len(self.by_split[s]) for s in SPLITS}}
+                "split_sizes": {s: len(self.by_split[s]) for s in SPLITS},
+                **({"prediction": self.prediction_counts} if self.predict_all else {})}
+
+    def group_table(self):
+        """Prediction: one row per group of the file, in order of first appearance: the group id as in the
+        file, ``n_stars`` (its rows in the file), ``n_stars_used`` (left after the quality cuts: the graph's
+        nodes), ``index`` (row of :meth:`index_table`, -1 when not scored) and ``status``."""
+        from astropy.table import Table
+
+        g = self.groups_in_file
+        return Table({self.group: g["values"], "n_stars": g["n_stars"], "n_stars_used": g["n_stars_used"],
+                      "index": g["index"], "status": g["status"]})
+
+    def row_status(self) -> dict[int, str]:
+        """Prediction: why input rows were not used (row → reason)."""
+        return {int(r): str(self.row_reasons[r]) for r in np.flatnonzero(self.row_reasons != "ok")}
 
     def index_table(self):
         """One row per group (``index`` order): the group id as in the file, its number of stars, split
@@ -362,7 +501,8 @@ class StarGroupsDataModule(AstroDataModule):
         table[self.group] = self.group_values[[g["group"] for g in self.graphs]]
         table["n_stars"] = np.array([int(g["x"].shape[0]) for g in self.graphs], dtype=np.int64)
         table["split"] = np.array([g["split"] for g in self.graphs])
-        self.add_true_column(table, torch.stack([g["y"] for g in self.graphs]))
+        if getattr(self, "has_target", True):
+            self.add_true_column(table, torch.stack([g["y"] for g in self.graphs]))
         return table
 
     # -- loaders -----------------------------------------------------------------------------------
