@@ -155,3 +155,16 @@ def test_anomaly_scores_with_mc_samples_have_a_spread():
     cols = task.prediction_columns(task.predict_samples(outs))
     assert np.allclose(cols["anomaly_score"], [2.0, 2.0])
     assert np.allclose(cols["anomaly_score_std"], [np.sqrt(2.0), 0.0])
+
+
+def test_dataset_group_on_a_model_without_groups_is_one_line():
+    """``dataset.group=`` means nothing to a Gaia node model: one line naming the key, before any data."""
+    from omegaconf import OmegaConf
+
+    from astrolab.errors import ConfigError
+    from astrolab.training.session import _restore
+
+    state = {"astrolab": {"config": {"dataset": {"_target_": "astrolab.data.datamodules.GaiaDataModule",
+                                                 "path": None}}, "choices": {"dataset": "gaia"}}}
+    with pytest.raises(ConfigError, match=r"^dataset.group= names the group column .*dataset=gaia model: remove"):
+        _restore(OmegaConf.create({"dataset": {"group": "cluster"}}), state, "predict")
