@@ -275,6 +275,9 @@ def _check_hpo(cfg: Any, command: str) -> None:
         raise ConfigError(f"hpo.storage={_show(storage)} is not an Optuna storage URL; use sqlite:///study.db, "
                           "postgresql://user:password@host/db or journal:/path/study.log (null: study.db in the "
                           "study folder)")
+    missing = storage_folder_error(storage) if storage is not None else None
+    if missing:
+        raise ConfigError(missing)
     params = hpo.get("params")
     if params is not None and hasattr(params, "items"):
         for name, spec in _flat_items(params):
@@ -285,6 +288,34 @@ def _check_hpo(cfg: Any, command: str) -> None:
                     raise ConfigError(f"hpo.params.{name}: unknown distribution '{fn}'{hint}; use choice(a, b), "
                                       "range(lo, hi, step), interval(lo, hi), int(interval(lo, hi)) or "
                                       "tag(log, interval(lo, hi))")
+
+
+def storage_file(url: str):
+    """The file of a SQLite or journal storage URL (``None`` for a server URL or an in-memory SQLite),
+    as SQLAlchemy reads a SQLite URL (``sqlite:///rel.db`` relative, ``sqlite:////abs.db`` absolute)."""
+    from pathlib import Path
+
+    if url.startswith("journal:"):
+        return Path(url[len("journal:"):]).expanduser()
+    if not re.match(r"^sqlite(\+\w+)?://", url):
+        return None
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+def storage_folder_error(url: str) -> str | None:
+    """The one-line refusal of a SQLite or journal file in a folder that does not exist (astrolab never
+    creates a folder a storage URL names: a typo would otherwise start a new study in a new folder)."""
+    path = storage_file(str(url))
+    if path is None or path.parent.is_dir():
+        return None
+    parent = path.parent.resolve()
+    return (f"hpo.storage={url}: the folder {parent} does not exist; create it (mkdir -p {parent}) or name a "
+            "file in an existing folder (null: study.db in the study folder)")
 
 
 _RDB_URL = re.compile(r"^(sqlite|postgresql|postgres|mysql|mariadb|oracle|mssql|cockroachdb)(\+\w+)?://")

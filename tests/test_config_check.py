@@ -63,6 +63,9 @@ def test_bad_values_name_the_key(compose_cfg, override, expected):
     ("hpo.n_trials=0", "hpo.n_trials=0"),
     ("hpo.timeout=-5", "hpo.timeout=-5 must be a number of seconds > 0"),
     ("hpo.storage=mysqll:/x", "hpo.storage='mysqll:/x' is not an Optuna storage URL"),
+    ("hpo.storage=sqlite:////nonexistent_dir/x.db",
+     "hpo.storage=sqlite:////nonexistent_dir/x.db: the folder /nonexistent_dir does not exist; create it"),
+    ("hpo.storage=journal:/nonexistent_dir/j.log", "the folder /nonexistent_dir does not exist"),
     ("hpo.params.model.heads=chioce(1,2)", "hpo.params.model.heads: unknown distribution 'chioce' (did you mean choice?)"),
 ])
 def test_hpo_settings(compose_cfg, override, expected):
@@ -256,3 +259,17 @@ def test_documented_search_space_override_composes(compose_cfg):
     assert cfg.hpo.params["model.heads"] == "choice(1,2)"
     assert "model.optimizer.lr" in cfg.hpo.params  # the other parameters stay
     _check(cfg, "hpo")
+
+
+def test_storage_in_a_missing_folder_is_refused_and_not_created(tmp_path):
+    """The runner never creates the folder a storage URL names (the Python API reaches it without the
+    config check): one line naming hpo.storage, nothing created."""
+    from astrolab.hpo.runner import open_storage
+
+    missing = tmp_path / "no_such_dir"
+    for url in (f"sqlite:///{missing}/x.db", f"journal:{missing}/j.log"):
+        with pytest.raises(ConfigError, match=r"^hpo.storage=.*the folder .*no_such_dir does not exist; create it"):
+            open_storage(url, tmp_path / "sweep", {})
+    assert not missing.exists()
+    storage, url = open_storage(f"sqlite:///{tmp_path}/ok.db", tmp_path / "sweep", {})  # an existing folder works
+    assert url.endswith("ok.db") and storage is not None

@@ -94,18 +94,21 @@ def open_storage(url: str | None, sweep_dir: Path, hpo: DictConfig | dict) -> tu
     """``(storage, url)``: SQLite in the sweep folder by default; ``journal:<file>``; any Optuna URL."""
     import optuna
     
+    from astrolab.config_check import storage_folder_error
+
     if url in (None, "", "null", "None"):
+        Path(sweep_dir).mkdir(parents=True, exist_ok=True)  # the default: study.db in the study folder
         url = f"sqlite:///{(Path(sweep_dir) / 'study.db').resolve()}"
     url = str(url)
+    missing = storage_folder_error(url)  # a folder the URL names is never created
+    if missing:
+        raise ConfigError(missing)
     if url.startswith("journal:"):
         from optuna.storages.journal import JournalFileBackend
 
         path = Path(url[len("journal:"):]).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(JournalFileBackend(str(path))), url
     if url.split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql", "mysql", "oracle", "mssql"):
-        if url.startswith("sqlite:///"):
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
