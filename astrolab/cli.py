@@ -205,6 +205,7 @@ def prepare_run_dir(command: str, args: list[str]) -> list[str]:
         raise ConfigError("ckpt_path=last continues a run in its own directory: add hydra.run.dir=<that run's "
                           "directory>")
     if run_dir is None:
+        _note_default_run_folders(command, args)
         return args
     if resume:
         _refuse_finished_run(Path(run_dir).expanduser(), _arg_value(args, "trainer.max_epochs"))
@@ -215,6 +216,19 @@ def prepare_run_dir(command: str, args: list[str]) -> list[str]:
 
         args = [*args, f"hydra.output_subdir=.hydra-continued-{time.strftime('%Y%m%d-%H%M%S')}"]
     return args
+
+
+def _note_default_run_folders(command: str, args: list[str]) -> None:
+    """Before Hydra makes the default run directory (``<paths.output_dir>/<command>/<date>/<time>_…``;
+    ``hpo``: ``<paths.output_dir>/hpo/<study>``): note the folders above it that do not exist yet, so that a
+    refused run removes them again when they are empty (:func:`astrolab.training.rundir.discard_if_empty`)."""
+    import time
+    from pathlib import Path
+
+    from astrolab.training import rundir
+
+    output_dir = _arg_value(args, "paths.output_dir") or os.environ.get("ASTROLAB_OUTPUT") or "outputs"
+    rundir.note_new_folders(Path(output_dir) / command / time.strftime("%Y-%m-%d"))
 
 
 def _refuse_finished_run(run_dir, max_epochs_arg: str | None) -> None:

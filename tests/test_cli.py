@@ -75,6 +75,36 @@ def test_refused_run_keeps_a_directory_with_results(run_cli, tmp_path):
     assert (run_dir / "notes.txt").read_text() == "mine"  # only Hydra's scaffolding is ever cleaned up
 
 
+def test_refused_run_leaves_no_empty_date_folder(run_cli, tmp_path):
+    """A refused run removes the folders made for it (outputs/<command>/<date>/) when they are empty, and
+    never a folder that existed before."""
+    import time
+
+    out = tmp_path / "outputs"
+    env = {"ASTROLAB_OUTPUT": str(out)}
+    _one_line_error(run_cli("train", "model=gat", "dataset.graph.k=0", env=env))
+    assert not out.exists()  # outputs/, outputs/train/ and outputs/train/<date>/ were all made for this run
+    mine = out / "train" / time.strftime("%Y-%m-%d")
+    mine.mkdir(parents=True)
+    _one_line_error(run_cli("train", "model=gat", "dataset.graph.k=0", env=env))
+    assert mine.is_dir() and not any(mine.iterdir())  # the user's (empty) date folder stays, the run dir went
+
+
+def test_discard_removes_only_empty_folders_it_made(tmp_path):
+    """A named hydra.run.dir: its new parents go when empty; a parent holding anything stays."""
+    from astrolab.training import rundir
+
+    run = rundir.acquire(tmp_path / "made" / "date" / "run")  # as prepare_run_dir does for hydra.run.dir=
+    (run / ".hydra").mkdir()
+    (run / "train.log").write_text("")
+    (tmp_path / "made" / "other_run.txt").write_text("another run's file")
+    assert rundir.discard_if_empty(run)
+    assert not (tmp_path / "made" / "date").exists()  # empty and made for this run
+    assert (tmp_path / "made" / "other_run.txt").exists()  # not empty: kept, and nothing above it is touched
+    alone = rundir.acquire(tmp_path / "new" / "a" / "b")
+    assert rundir.discard_if_empty(alone) and not (tmp_path / "new").exists() and tmp_path.is_dir()
+
+
 def test_bad_checkpoints(run_cli, tmp_path):
     line = _one_line_error(run_cli("evaluate", f"ckpt_path={tmp_path}/none.ckpt", f"hydra.run.dir={tmp_path}/e1"))
     assert "not found" in line

@@ -5,6 +5,9 @@ checkpoints, predictions, plots) is never written over: a new run into it stops 
 The one exception is continuing a run (``ckpt_path=last``), which writes into its own directory.
 While a run is writing, ``.astrolab.lock`` (created atomically, holding the process id) keeps a second
 process out; a lock left by a killed process (its pid no longer alive) is taken over with a log line.
+A run refused on a user error leaves nothing behind: :func:`discard_if_empty` removes its directory and
+the parent folders this process created for it (``outputs/train/<date>/``), noted by :func:`note_new_folders`
+before they were made; a folder that existed before, or holds anything, is never removed.
 """
 
 from __future__ import annotations
@@ -26,6 +29,19 @@ RESULT_NAMES = ("summary.json", "metrics.csv", "metrics_raw.csv", "config.yaml",
 RESULT_GLOBS = ("predictions_*", "*.png", "*.ckpt")
 
 _HELD: dict[Path, int] = {}
+#: folders that did not exist when this process noted them (created for its runs; removable when empty)
+_NEW_FOLDERS: set[Path] = set()
+
+
+def note_new_folders(path: str | Path) -> None:
+    """Remember ``path`` and those of its parents that do not exist yet: the folders this run is about to
+    create (Hydra's ``outputs/<command>/<date>/``, a named ``hydra.run.dir``), which
+    :func:`discard_if_empty` may remove again when a refused run leaves them empty."""
+    path = Path(path).expanduser().resolve()
+    for p in (path, *path.parents):
+        if p.exists():
+            break
+        _NEW_FOLDERS.add(p)
 
 
 def results_in(path: Path) -> list[str]:
@@ -79,6 +95,7 @@ def acquire(path: str | Path, *, allow_results: bool = False, what: str = "train
                     f" (astrolab {what} writes into a new directory of its own)")
             raise RunDirError(f"run directory {path} already holds results ({', '.join(found[:4])}); choose another "
                               f"hydra.run.dir={tail}")
+    note_new_folders(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -122,7 +139,8 @@ _SCAFFOLD = (".hydra", LOCK_NAME)
 
 def discard_if_empty(path: str | Path) -> bool:
     """After a run that stopped on a user error: remove its directory when it holds nothing but Hydra's
-    config copy, logs and the lock (no run directory is left behind for a run that never started)."""
+    config copy, logs and the lock (no run directory is left behind for a run that never started), then
+    the parent folders created for it (:func:`note_new_folders`) that are now empty, nearest first."""
     import shutil
 
     path = Path(path).expanduser().resolve()
@@ -133,4 +151,17 @@ def discard_if_empty(path: str | Path) -> bool:
         return False
     release(path)
     shutil.rmtree(path, ignore_errors=True)
+    _remove_new_parents(path)
     return True
+
+
+def _remove_new_parents(path: Path) -> None:
+    """Empty parent folders of ``path`` that this process created (never one that existed before)."""
+    for parent in path.parents:
+        if parent not in _NEW_FOLDERS:
+            break
+        try:
+            parent.rmdir()  # only an empty folder; another run writing into it keeps it
+        except OSError:
+            break
+        _NEW_FOLDERS.discard(parent)
