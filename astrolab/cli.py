@@ -210,12 +210,28 @@ def prepare_run_dir(command: str, args: list[str]) -> list[str]:
     if resume:
         _refuse_finished_run(Path(run_dir).expanduser(), _arg_value(args, "trainer.max_epochs"))
     # a study folder holds a study that the same command continues (astrolab.hpo.runner): not a result to guard
-    rundir.acquire(run_dir, allow_results=resume or command == "hpo", what=command)
+    _PREPARED.append(rundir.acquire(run_dir, allow_results=resume or command == "hpo", what=command))
     if resume:
         import time
 
         args = [*args, f"hydra.output_subdir=.hydra-continued-{time.strftime('%Y%m%d-%H%M%S')}"]
     return args
+
+
+#: run directories prepare_run_dir made before Hydra started (removed again when Hydra stops before a job)
+_PREPARED: list = []
+
+
+def _discard_prepared_run_dirs() -> None:
+    """Hydra stopped before any job ran (e.g. an override it refused): the named run directory made for
+    it, and its new parent folders, go again when empty."""
+    from astrolab.training.rundir import discard_if_empty
+
+    while _PREPARED:
+        try:
+            discard_if_empty(_PREPARED.pop())
+        except OSError:  # pragma: no cover - clean-up must never hide the user's error
+            pass
 
 
 def _note_default_run_folders(command: str, args: list[str]) -> None:
@@ -328,10 +344,16 @@ def main(argv: list[str] | None = None) -> int:
 
     _JOB_ERRORS.clear()
     _JOB_STARTED.clear()
+    _PREPARED.clear()
     try:
         validate_choices(rest)
         rest = prepare_run_dir(command, rest)
-        run_hydra(command, rest)
+        try:
+            run_hydra(command, rest)
+        except Exception:
+            if not _JOB_STARTED:
+                _discard_prepared_run_dirs()
+            raise
         if _JOB_ERRORS:
             if len(_JOB_ERRORS) > 1:
                 sys.stderr.write(f"astrolab: {len(_JOB_ERRORS)} jobs failed; the others finished\n")

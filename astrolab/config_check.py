@@ -599,13 +599,29 @@ _UNKNOWN_FUNCTION = re.compile(r"Error parsing override '([^=']+)=[^']*'.*Unknow
 _SEARCH_PARAM = re.compile(r"'\+*(hpo\.params\.([^=' ]+))=([^']*)'")
 
 
+_APPEND_EXISTING = re.compile(r"Could not append to config\. An item is already at '([^']+)'")
+_APPEND_FIX = re.compile(r"remove \+ prefix: '([^']+)'")
+_ADD_CHOSEN_GROUP = re.compile(r"Multiple values for ([\w/.]+)\. To override a value use 'override [\w/.]+: ([^']+)'"
+                               r".*?Conflicting choices: '[^']*' from 'command line' and '([^']+)'", re.S)
+
+
 def override_error_message(message: str) -> str | None:
-    """One line for an override Hydra could not parse or apply: a misspelt sweep function, or one
-    parameter of a search space written as a dotted path (its keys are config paths themselves)."""
+    """One line for an override Hydra could not parse or apply: a misspelt sweep function, one
+    parameter of a search space written as a dotted path (its keys are config paths themselves), or a ``+``
+    in front of a key or config group that exists already."""
     p = _SEARCH_PARAM.search(message)
     if p and ("requires --multirun" in message or "Could not override" in message):
         return (f"{p.group(1)}: the keys of hpo.params are config paths; override one parameter of the search "
                 f"space as 'hpo.params={{{p.group(2)}:\"{p.group(3)}\"}}' (quoted; the other parameters stay)")
+    a = _APPEND_EXISTING.search(message)
+    if a:  # +key=value for a key the config has
+        fix = _APPEND_FIX.search(message)
+        value = fix.group(1) if fix else f"{a.group(1)}=..."
+        return f"{a.group(1)} exists already: set it with {value} (without +)"
+    g = _ADD_CHOSEN_GROUP.search(message)
+    if g:  # +group=choice for a group the defaults already choose
+        return (f"{g.group(1)} is chosen already ({g.group(1)}={g.group(3)}): choose another with "
+                f"{g.group(1)}={g.group(2)} (without +)")
     m = _UNKNOWN_FUNCTION.search(message)
     if not m:
         return None

@@ -194,6 +194,28 @@ def test_cli_unknown_key(run_cli, tmp_path):
     assert "did you mean model.hidden_dim?" in line and "+model" not in line
 
 
+def test_cli_plus_on_an_existing_key_is_one_line(run_cli, tmp_path):
+    proc = run_cli("train", "+model.hidden_dim=32", f"hydra.run.dir={tmp_path}/p")
+    assert _one_line(proc) == "astrolab: error: model.hidden_dim exists already: set it with model.hidden_dim=32 " \
+                              "(without +)"
+    assert proc.returncode == 2  # as every config error (ConfigError.exit_code, unknown keys)
+    assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("+model.optimizer.lr=0.1", "model.optimizer.lr exists already: set it with model.optimizer.lr=0.1 (without +)"),
+    ("+model=gcn", "model is chosen already (model=gat): choose another with model=gcn (without +)"),
+])
+def test_plus_on_what_exists_is_explained(override, expected):
+    """The messages Hydra raises for these overrides become one astrolab line."""
+    from astrolab.config_check import override_error_message
+    from astrolab.hpo.runner import compose
+
+    with pytest.raises(Exception) as err:
+        compose("train", [override])
+    assert override_error_message(str(err.value)) == expected
+
+
 def test_added_key_nothing_reads(compose_cfg, monkeypatch):
     from astrolab import config_check
 
