@@ -72,7 +72,8 @@ def config_overrides(config: Mapping[str, Any], command: str = "train") -> list[
 def predict(ckpt_path: str | Path, path: str | Path | None = None, *, columns: dict[str, str] | None = None,
             keep: list[str] | None = None, mc_samples: int = 0):
     """Apply a trained model (``ckpt_path``) to a catalog file: the same table ``astrolab predict`` writes
-    (one row per input row, in input order, with ``status``), as an astropy ``Table``."""
+    (one row per input row, in input order, with ``status``; a star-group model: one row per group of the
+    member table), as an astropy ``Table``."""
     from astrolab.training.session import predict_catalog, quiet_lightning
 
     quiet_lightning()
