@@ -51,14 +51,16 @@ def test_every_combination_composes_and_is_checked(model, dataset, tmp_path):
 def test_every_model_has_a_compatible_dataset_and_task(tmp_path):
     from astrolab.config import load_group_option
 
+    datasets = {d: load_group_option("dataset", d) for d in group_choices("dataset")}
+    tasks = {t: load_group_option("task", t) for t in group_choices("task")}
     for model in group_choices("model"):
         found = False
         cfg = _compose([f"model={model}", f"paths.run_dir={tmp_path}"])
         OmegaConf.set_struct(cfg, False)
-        for dataset in group_choices("dataset"):
-            cfg.dataset = load_group_option("dataset", dataset)
-            for task in group_choices("task"):
-                cfg.task = load_group_option("task", task)
+        for dataset in datasets.values():
+            cfg.dataset = dataset
+            for task in tasks.values():
+                cfg.task = task
                 try:
                     check_compatible(cfg)
                     found = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -25,6 +26,21 @@ def _class(node: Any, what: str):
         raise ConfigError(f"cannot import {what} target '{target}': {exc}") from exc
 
 
+@functools.lru_cache(maxsize=1)
+def _dataset_kinds() -> tuple[tuple[str, str | None], ...]:
+    """(dataset choice, data kind) of every packaged dataset config, read once per process."""
+    from astrolab.config import conf_dir, group_choices
+
+    out = []
+    for name in group_choices("dataset"):
+        try:
+            node = OmegaConf.load(conf_dir() / "dataset" / f"{name}.yaml")
+            out.append((name, getattr(_class(node, "dataset"), "data_kind", None)))
+        except Exception:
+            continue
+    return tuple(out)
+
+
 def check_compatible(cfg: DictConfig, choices: dict[str, str] | None = None) -> tuple[type, type, type]:
     """Fail at start, in one line, when model, dataset and task cannot work together."""
     choices = choices or {}
@@ -36,16 +52,7 @@ def check_compatible(cfg: DictConfig, choices: dict[str, str] | None = None) -> 
     data_kind = getattr(data_cls, "data_kind", None)
     kinds = getattr(model_cls, "data_kinds", ())
     if kinds and data_kind not in kinds:
-        from astrolab.config import conf_dir, group_choices
-
-        ok = []
-        for name in group_choices("dataset"):
-            try:
-                node = OmegaConf.load(conf_dir() / "dataset" / f"{name}.yaml")
-                if getattr(_class(node, "dataset"), "data_kind", None) in kinds:
-                    ok.append(name)
-            except Exception:
-                continue
+        ok = [name for name, kind in _dataset_kinds() if kind in kinds]
         raise IncompatibleError(f"model={m} cannot read dataset={d} ({data_kind} data); "
                                 f"datasets for model={m}: {', '.join(ok) or 'none'}")
     supported = getattr(model_cls, "supported_tasks", ())
