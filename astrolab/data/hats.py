@@ -1,0 +1,345 @@
+"""HATS catalogs (HEALPix-partitioned Parquet, read with LSDB) prepared one partition at a time with Dask.
+
+``dataset.path=<HATS catalog directory>`` is recognised by its metadata (``hats.properties``,
+``collection.properties``, or an older ``properties`` / ``catalog_info.json``). The catalog is opened with
+:func:`lsdb.read_hats` (its margin cache is loaded with it when the catalog is a collection or when
+``margin_cache=`` names one). Every partition then becomes Dask tasks: the survey's reader, cuts and
+features on the partition's rows (the same functions a single file goes through), and the partition's kNN
+query on its own nodes plus the nodes in its margin cache (neighbours across the partition edge). Tasks run
+on the local threaded scheduler by default (cKDTree and NumPy release the GIL, so threads use every core
+without copying partitions between processes), on processes with ``dataset.dask.scheduler=processes``,
+or on an existing Dask cluster with ``dataset.dask.scheduler=tcp://host:8786`` (its workers need astrolab
+installed).
+
+The graph equals the single-file graph of the same rows: the kNN runs on the same standardised
+coordinates with the same metric, and a node whose k-th neighbour ball could reach past its partition's
+margin (bounded from the ball's radius, see :func:`sky_reach_deg`) is queried again against the whole
+catalog, counted in the log. With a margin wider than the typical neighbour distance that fallback is
+rare; without a margin cache every node near a partition edge takes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from astrolab.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+#: files that mark a HATS catalog (or collection) directory, newest first
+MARKERS = ("hats.properties", "collection.properties", "properties", "catalog_info.json")
+#: files whose bytes enter the catalog checksum (besides every file's name and size)
+_CHECKSUM_BYTES = ("hats.properties", "collection.properties", "properties", "catalog_info.json",
+                   "partition_info.csv", "_metadata", "_common_metadata")
+_FIX = ("dataset.path= must name a HATS catalog directory (one holding hats.properties, e.g. written by "
+        "lsdb.from_dataframe(df, margin_threshold=10).to_hats(path)) or one catalog file")
+
+
+def is_hats_catalog(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a directory holding HATS catalog (or collection) metadata."""
+    p = Path(path)
+    return p.is_dir() and any((p / m).is_file() for m in MARKERS)
+
+
+def not_hats_error(path: str | os.PathLike) -> DataError:
+    p = Path(path)
+    shown = sorted(c.name for c in p.iterdir())[:8] if p.is_dir() else []
+    return DataError(f"dataset.path={p} is a folder but not a HATS catalog (no {MARKERS[0]}"
+                     f"{'; it holds ' + ', '.join(shown) if shown else ', it is empty'}): {_FIX}")
+
+
+def require_lsdb():
+    try:
+        import lsdb
+    except ImportError as exc:
+        raise ConfigError("dataset.path names a HATS catalog, which is read with LSDB: "
+                          "pip install 'astrolab[lsdb]'") from exc
+    return lsdb
+
+
+def hats_checksum(path: str | os.PathLike) -> str:
+    """SHA-256 over every file's relative name and size and the bytes of the catalog's metadata files
+    (properties, partition_info.csv, Parquet ``_metadata`` with each row group's statistics): hashing every
+    partition's bytes would read the whole catalog before the cache could be consulted."""
+    root = Path(path)
+    h = hashlib.sha256()
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = f.relative_to(root).as_posix()
+        h.update(f"{rel}\0{f.stat().st_size}\0".encode())
+        if f.name in _CHECKSUM_BYTES:
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+@dataclass
+class HatsCatalog:
+    """An opened HATS catalog: the LSDB catalog, its margin (``None`` without one) and their partitions."""
+
+    path: Path
+    catalog: Any
+    margin: Any
+    pixels: list
+    n_rows: int
+    margin_arcsec: float
+    columns: list[str]
+    meta: Any  # empty pandas frame with the column dtypes
+
+
+def open_hats(path: str | os.PathLike, columns: Sequence[str] | str | None = "all",
+              margin_cache: str | None = None) -> HatsCatalog:
+    """Open a HATS catalog with LSDB (``columns``: load only these; ``"all"``: every column; ``None``: the
+    catalog's default columns). Logs
+    "HATS catalog with N partitions, M rows" and whether a margin cache came with it."""
+    lsdb = require_lsdb()
+    p = Path(path).expanduser()
+    if not is_hats_catalog(p):
+        raise not_hats_error(p)
+    kwargs: dict[str, Any] = {}
+    if columns is not None:
+        kwargs["columns"] = columns if isinstance(columns, str) else list(columns)  # "all": every column
+    if margin_cache:
+        kwargs["margin_cache"] = str(margin_cache)
+    try:
+        cat = lsdb.read_hats(p, **kwargs)
+    except (ValueError, FileNotFoundError, OSError, KeyError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise DataError(f"dataset.path={p}: LSDB cannot read it as a HATS catalog ({first}); {_FIX}") from exc
+    pixels = list(cat.get_healpix_pixels())
+    info = cat.hc_structure.catalog_info
+    n_rows = int(getattr(info, "total_rows", 0) or 0)
+    margin = getattr(cat, "margin", None)
+    margin_arcsec = 0.0
+    if margin is not None:
+        margin_arcsec = float(getattr(margin.hc_structure.catalog_info, "margin_threshold", 0.0) or 0.0)
+    log.info("HATS catalog with %d partitions, %d rows (%s)%s", len(pixels), n_rows, p.name,
+             f", margin cache {margin_arcsec:g} arcsec" if margin is not None else
+             ", no margin cache: nodes near partition edges are matched against the whole catalog")
+    return HatsCatalog(path=p, catalog=cat, margin=margin, pixels=pixels, n_rows=n_rows,
+                       margin_arcsec=margin_arcsec, columns=list(cat.columns), meta=cat._ddf._meta
+                       if hasattr(cat, "_ddf") else cat.meta)
+
+
+def partition_frames(hc: HatsCatalog) -> list[tuple[Any, Any]]:
+    """Per partition (``hc.pixels`` order) the delayed main frame and the delayed margin frame (``None``
+    where the partition has no margin rows)."""
+    main = dict(zip(hc.catalog.get_healpix_pixels(), hc.catalog.to_delayed()))
+    margin: dict = {}
+    if hc.margin is not None:
+        margin = dict(zip(hc.margin.get_healpix_pixels(), hc.margin.to_delayed()))
+    return [(main[px], margin.get(px)) for px in hc.pixels]
+
+
+# -- Dask ----------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def dask_scheduler(cfg: dict[str, Any] | None) -> Iterator[str]:
+    """Run the ``dask.compute`` calls inside on the scheduler ``cfg`` names (``dataset.dask``):
+    ``scheduler``: ``null``/``threads`` (local threads, default), ``processes``, ``synchronous``, or the
+    address of a running Dask scheduler; ``workers``: local threads/processes (``null``: every core)."""
+    import dask
+
+    cfg = dict(cfg or {})
+    scheduler = cfg.get("scheduler") or "threads"
+    workers = cfg.get("workers") or os.cpu_count() or 1
+    if scheduler in ("threads", "processes", "synchronous"):
+        with dask.config.set(scheduler=scheduler, num_workers=int(workers)):
+            yield f"local {scheduler} ({workers} worker{'s' if int(workers) != 1 else ''})"
+        return
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise ConfigError(f"dataset.dask.scheduler={scheduler} needs dask.distributed: "
+                          "pip install 'astrolab[lsdb]'") from exc
+    try:
+        client = Client(str(scheduler), timeout=cfg.get("timeout", 10), set_as_default=True)
+    except (OSError, TimeoutError, ValueError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"dataset.dask.scheduler={scheduler}: no Dask scheduler answers there ({first}); "
+                          "start one (dask scheduler; dask worker <address>) or set dataset.dask.scheduler=null "
+                          "for local threads") from exc
+    try:
+        with dask.config.set(scheduler=client):
+            yield f"Dask cluster at {scheduler} ({len(client.scheduler_info().get('workers', {}))} workers)"
+    finally:
+        client.close()
+
+
+class _Capture(logging.Filter):
+    """Holds back the records of the threads registered in it (one partition's task each), so that the
+    per-partition lines of the survey reader are summed and logged once by the caller."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buffers: dict[int, list[tuple[int, str]]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        buf = self.buffers.get(threading.get_ident())
+        if buf is None:
+            return True
+        buf.append((record.levelno, record.getMessage()))
+        return False
+
+
+_CAPTURE = _Capture()
+_CAPTURED_LOGGERS = ("astrolab.data.io", "astrolab.data.surveys.common", "astrolab.data.surveys.gaia")
+
+
+@contextlib.contextmanager
+def captured_logs() -> Iterator[list[tuple[int, str]]]:
+    """The reader's log records of this thread, held back into the yielded list."""
+    for name in _CAPTURED_LOGGERS:
+        lg = logging.getLogger(name)
+        if _CAPTURE not in lg.filters:
+            lg.addFilter(_CAPTURE)
+    buf: list[tuple[int, str]] = []
+    tid = threading.get_ident()
+    _CAPTURE.buffers[tid] = buf
+    try:
+        yield buf
+    finally:
+        _CAPTURE.buffers.pop(tid, None)
+
+
+def frame_catalog(frame, path: Path, checksum: str):
+    """One partition's pandas frame as a :class:`~astrolab.data.io.Catalog`, converted exactly as a
+    file's table is (missing values masked, then NaN; absurd values counted; int64 ids kept exact)."""
+    import pandas as pd
+    from astropy.table import Column, MaskedColumn, Table
+
+    from astrolab.data.io import catalog_from_table
+
+    table = Table()
+    for c in frame.columns:
+        s = frame[c]
+        na = s.isna().to_numpy()
+        if pd.api.types.is_bool_dtype(s.dtype):
+            values = s.to_numpy(dtype=bool, na_value=False)
+        elif pd.api.types.is_integer_dtype(s.dtype):
+            values = s.to_numpy(dtype=np.int64, na_value=0)
+        elif pd.api.types.is_float_dtype(s.dtype):
+            values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        elif pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
+            values = s.astype(object).where(~na, "").to_numpy().astype(str)
+        else:  # nested or other types: not catalog columns
+            continue
+        table[str(c)] = MaskedColumn(values, mask=na) if na.any() else Column(values)
+    return catalog_from_table(table, path, checksum, quiet=True)
+
+
+# -- kNN across partitions -----------------------------------------------------------------------------
+@dataclass
+class PartitionLayout:
+    """Which rows each partition owns and which rows its margin cache holds (row numbers in the catalog's
+    partition order; ``margin_rows[p]`` holds rows of other partitions)."""
+
+    starts: np.ndarray                    # [P + 1] first row of each partition (rows are contiguous)
+    margin_rows: list[np.ndarray] = field(default_factory=list)
+    margin_arcsec: float = 0.0
+
+
+def _knn_partition(core: np.ndarray, candidates: np.ndarray, k: int):
+    """k + 1 nearest candidates (the core nodes first, then the margin) of each core node; the k-th
+    neighbour's distance decides whether the margin was wide enough."""
+    from scipy.spatial import cKDTree
+
+    kk = min(k + 1, len(candidates))
+    dist, idx = cKDTree(candidates).query(core, k=kk)
+    dist, idx = dist.reshape(len(core), kk), idx.reshape(len(core), kk)
+    return idx, dist[:, -1] if kk == k + 1 else np.full(len(core), np.inf)
+
+
+def symmetrise(src: np.ndarray, dst: np.ndarray, n: int):
+    """``edge_index`` of the undirected graph with an edge for each (src, dst) pair, without self-loops or
+    duplicates, sorted by (source, target) (the single-file graph's layout)."""
+    import torch
+
+    keep = src != dst
+    src, dst = src[keep].astype(np.int64), dst[keep].astype(np.int64)
+    key = np.concatenate([src * n + dst, dst * n + src])
+    key.sort()
+    if len(key):
+        key = key[np.concatenate([[True], key[1:] != key[:-1]])]
+    return torch.from_numpy(np.stack([key // n, key % n]))
+
+
+def partitioned_knn(pts: np.ndarray, rows: np.ndarray, layout: PartitionLayout, k: int,
+                    reach: Callable[[np.ndarray, np.ndarray], np.ndarray]):
+    """The kNN graph of ``pts`` (``[N, D]``, one per node; ``rows``: each node's catalog row, increasing)
+    built one partition at a time as Dask tasks, equal to the whole-catalog kNN graph.
+
+    ``reach(nodes, radius)`` bounds the sky separation (degrees) between each node and any point within
+    ``radius`` of it in ``pts``' metric; a node whose k-th neighbour radius reaches further than the margin
+    is queried again against every node (the margin cannot then prove the neighbours complete).
+    """
+    import dask
+    from scipy.spatial import cKDTree
+
+    n = len(pts)
+    bounds = np.searchsorted(rows, layout.starts)
+    tasks, parts = [], []
+    for p in range(len(bounds) - 1):
+        core = np.arange(bounds[p], bounds[p + 1])
+        if not len(core):
+            continue
+        mrows = layout.margin_rows[p] if p < len(layout.margin_rows) else np.empty(0, np.int64)
+        pos = np.minimum(np.searchsorted(rows, mrows), n - 1)
+        margin = np.unique(pos[rows[pos] == mrows])  # margin rows that are nodes (passed the cuts)
+        cand = np.concatenate([core, margin])
+        tasks.append(dask.delayed(_knn_partition, pure=False)(pts[core], pts[cand], k))
+        parts.append((core, cand))
+    results = dask.compute(*tasks)
+    src_l, dst_l, redo = [], [], []
+    margin_deg = layout.margin_arcsec / 3600.0
+    for (core, cand), (idx, kth) in zip(parts, results):
+        ok = reach(core, kth) < margin_deg
+        src_l.append(np.repeat(core[ok], idx.shape[1]))
+        dst_l.append(cand[idx[ok]].reshape(-1))
+        redo.append(core[~ok])
+    redo_nodes = np.concatenate(redo) if redo else np.empty(0, np.int64)
+    if len(redo_nodes):
+        kk = min(k + 1, n)
+        _, idx = cKDTree(pts).query(pts[redo_nodes], k=kk, workers=-1)
+        src_l.append(np.repeat(redo_nodes, kk))
+        dst_l.append(idx.reshape(-1))
+    log.info("kNN per partition: %d partitions, %d of %d nodes (%.1f%%) queried against the whole catalog "
+             "(their k-th neighbour could lie beyond the %g arcsec margin)", len(parts), len(redo_nodes), n,
+             100.0 * len(redo_nodes) / max(n, 1), layout.margin_arcsec)
+    return symmetrise(np.concatenate(src_l), np.concatenate(dst_l), n), int(len(redo_nodes))
+
+
+def sky_reach_astrometry(graph_points: np.ndarray, scale: np.ndarray) -> Callable:
+    """``reach`` for the ``astrometry`` space (x = Δra·cos dec, y = dec in degrees, then parallax and
+    proper motions, each divided by ``scale``): sep ≤ |Δx| + (1 + A)·|Δdec| (triangle inequality through
+    (ra_j, dec_i), |cos dec_j − cos dec_i| ≤ |Δdec|, A the largest |Δra| in radians), so by Cauchy–Schwarz a
+    point within radius d lies within d·sqrt(scale_x² + (1 + A)²·scale_dec²) degrees."""
+    dec = np.deg2rad(graph_points[:, 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dra = np.where(np.cos(dec) > 0, graph_points[:, 0] / np.cos(dec), 180.0)
+    a = float(np.nanmax(np.abs(np.deg2rad(dra)))) if len(dra) else np.pi
+    a = min(a, np.pi)
+    factor = float(np.hypot(scale[0], (1.0 + a) * scale[1]))
+    return lambda nodes, radius: radius * factor
+
+
+def sky_reach_xyz(graph_points: np.ndarray, scale: np.ndarray | None) -> Callable:
+    """``reach`` for spaces whose first three coordinates are the Galactic position in pc (``xyz``,
+    ``xyz_pm``, ``features``): a point within radius d is within |Δr| ≤ d·max(scale_xyz) pc, seen from the
+    Sun at most asin(|Δr| / D_i) away (D_i the node's distance)."""
+    s = 1.0 if scale is None else float(np.max(scale[:3]))
+    dist = np.linalg.norm(graph_points[:, :3], axis=1)
+
+    def reach(nodes: np.ndarray, radius: np.ndarray) -> np.ndarray:
+        ratio = radius * s / dist[nodes]
+        with np.errstate(invalid="ignore"):
+            return np.where(ratio < 1.0, np.rad2deg(np.arcsin(np.minimum(ratio, 1.0))), np.inf)
+
+    return reach
