@@ -239,22 +239,83 @@ def frame_catalog(frame, path: Path, checksum: str):
 @dataclass
 class PartitionLayout:
     """Which rows each partition owns and which rows its margin cache holds (row numbers in the catalog's
-    partition order; ``margin_rows[p]`` holds rows of other partitions)."""
+    partition order; ``margin_rows[p]`` holds rows of other partitions), with each row's position."""
 
     starts: np.ndarray                    # [P + 1] first row of each partition (rows are contiguous)
-    margin_rows: list[np.ndarray] = field(default_factory=list)
-    margin_arcsec: float = 0.0
+    pixels: list[tuple[int, int]]         # (order, pixel) of each partition
+    margin_rows: list[np.ndarray]
+    margin_arcsec: float
+    ra: np.ndarray                        # [rows kept] degrees, aligned with ``node_rows``
+    dec: np.ndarray
+    node_rows: np.ndarray                 # increasing catalog rows of the kept rows
 
 
-def _knn_partition(core: np.ndarray, candidates: np.ndarray, k: int):
-    """k + 1 nearest candidates (the core nodes first, then the margin) of each core node; the k-th
-    neighbour's distance decides whether the margin was wide enough."""
+@dataclass
+class SkyReach:
+    """Bounds the sky separation (degrees) between a node and any point within ``radius`` of it in the graph
+    metric: ``astrometry``: ``radius · factor``; ``xyz``: ``asin(radius · factor / distance)`` (``aux``: the
+    node's distance in pc)."""
+
+    kind: str
+    factor: float
+
+    def __call__(self, radius: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
+        if self.kind == "astrometry":
+            return radius * self.factor
+        ratio = radius * self.factor / aux
+        with np.errstate(invalid="ignore"):
+            return np.where(ratio < 1.0, np.rad2deg(np.arcsin(np.minimum(ratio, 1.0))), np.inf)
+
+
+def _unit(ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
+    ra, dec = np.deg2rad(ra_deg), np.deg2rad(dec_deg)
+    return np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=-1)
+
+
+def boundary_distance(ra: np.ndarray, dec: np.ndarray, order: int, pixel: int, samples: int = 64) -> np.ndarray:
+    """A lower bound (degrees) on the separation between points inside a HEALPix pixel and its boundary: the
+    nearest of ``4 · samples`` boundary points (cdshealpix), less the largest gap between neighbouring
+    samples (the true nearest boundary point lies within half a gap of one, with room for the edge's
+    curvature)."""
+    import cdshealpix.nested as chp
+
+    t = np.linspace(0.0, 1.0 - 1e-9, samples, endpoint=False)
+    one = 1.0 - 1e-9
+    ipix = np.array([pixel], dtype=np.uint64)
+    pts = []
+    for dx, dy in ([(v, 0.0) for v in t] + [(one, v) for v in t] + [(one - v, one) for v in t]
+                   + [(0.0, one - v) for v in t]):
+        lon, lat = chp.healpix_to_lonlat(ipix, order, dx=dx, dy=dy)
+        pts.append((lon.to_value("deg")[0], lat.to_value("deg")[0]))
+    b = _unit(*np.array(pts).T)
+    gap = np.rad2deg(np.arccos(np.clip(np.sum(b * np.roll(b, -1, axis=0), axis=1), -1, 1))).max()
+    out = np.empty(len(ra))
+    v = _unit(ra, dec)
+    for i in range(0, len(ra), 8192):
+        dots = np.clip(v[i:i + 8192] @ b.T, -1, 1).max(axis=1)
+        out[i:i + 8192] = np.rad2deg(np.arccos(dots))
+    return np.maximum(out - gap, 0.0)
+
+
+def _knn_partition(core: np.ndarray, candidates: np.ndarray, k: int, reach: SkyReach, aux, ra, dec,
+                   pixel: tuple[int, int], margin_deg: float):
+    """One partition's kNN (a Dask task): the k + 1 nearest candidates (the core nodes first, then the
+    margin) of each core node, and whether they are proven complete: every point outside the core and its
+    margin lies further than ``margin + distance to the pixel edge`` on the sky, so a node whose k-th
+    neighbour radius reaches less far on the sky has all its neighbours among the candidates."""
     from scipy.spatial import cKDTree
 
     kk = min(k + 1, len(candidates))
     dist, idx = cKDTree(candidates).query(core, k=kk)
     dist, idx = dist.reshape(len(core), kk), idx.reshape(len(core), kk)
-    return idx, dist[:, -1] if kk == k + 1 else np.full(len(core), np.inf)
+    if kk < k + 1:
+        return idx, np.zeros(len(core), bool)
+    sky = reach(dist[:, -1], aux)
+    ok = sky < margin_deg
+    near = np.flatnonzero(~ok & np.isfinite(sky))
+    if len(near):  # nodes inside the pixel: the edge is further away than the margin alone
+        ok[near] = sky[near] < margin_deg + boundary_distance(ra[near], dec[near], *pixel)
+    return idx, ok
 
 
 def symmetrise(src: np.ndarray, dst: np.ndarray, n: int):
@@ -271,36 +332,36 @@ def symmetrise(src: np.ndarray, dst: np.ndarray, n: int):
     return torch.from_numpy(np.stack([key // n, key % n]))
 
 
-def partitioned_knn(pts: np.ndarray, rows: np.ndarray, layout: PartitionLayout, k: int,
-                    reach: Callable[[np.ndarray, np.ndarray], np.ndarray]):
+def partitioned_knn(pts: np.ndarray, rows: np.ndarray, layout: PartitionLayout, k: int, reach: SkyReach,
+                    aux: np.ndarray | None = None):
     """The kNN graph of ``pts`` (``[N, D]``, one per node; ``rows``: each node's catalog row, increasing)
-    built one partition at a time as Dask tasks, equal to the whole-catalog kNN graph.
-
-    ``reach(nodes, radius)`` bounds the sky separation (degrees) between each node and any point within
-    ``radius`` of it in ``pts``' metric; a node whose k-th neighbour radius reaches further than the margin
-    is queried again against every node (the margin cannot then prove the neighbours complete).
-    """
+    built one partition at a time as Dask tasks, equal to the whole-catalog kNN graph: a node whose
+    neighbours the margin cannot prove complete (see :func:`_knn_partition`) is queried again against every
+    node. Returns ``(edge_index, number of nodes queried against the whole catalog)``."""
     import dask
     from scipy.spatial import cKDTree
 
     n = len(pts)
+    at = np.searchsorted(layout.node_rows, rows)  # position of each node among the kept rows
+    ra, dec = layout.ra[at], layout.dec[at]
     bounds = np.searchsorted(rows, layout.starts)
+    margin_deg = layout.margin_arcsec / 3600.0
     tasks, parts = [], []
     for p in range(len(bounds) - 1):
         core = np.arange(bounds[p], bounds[p + 1])
         if not len(core):
             continue
-        mrows = layout.margin_rows[p] if p < len(layout.margin_rows) else np.empty(0, np.int64)
+        mrows = layout.margin_rows[p]
         pos = np.minimum(np.searchsorted(rows, mrows), n - 1)
-        margin = np.unique(pos[rows[pos] == mrows])  # margin rows that are nodes (passed the cuts)
+        margin = np.unique(pos[rows[pos] == mrows])  # margin rows that are nodes (passed cuts and policies)
         cand = np.concatenate([core, margin])
-        tasks.append(dask.delayed(_knn_partition, pure=False)(pts[core], pts[cand], k))
+        tasks.append(dask.delayed(_knn_partition, pure=False)(
+            pts[core], pts[cand], k, reach, None if aux is None else aux[core], ra[core], dec[core],
+            layout.pixels[p], margin_deg))
         parts.append((core, cand))
     results = dask.compute(*tasks)
     src_l, dst_l, redo = [], [], []
-    margin_deg = layout.margin_arcsec / 3600.0
-    for (core, cand), (idx, kth) in zip(parts, results):
-        ok = reach(core, kth) < margin_deg
+    for (core, cand), (idx, ok) in zip(parts, results):
         src_l.append(np.repeat(core[ok], idx.shape[1]))
         dst_l.append(cand[idx[ok]].reshape(-1))
         redo.append(core[~ok])
@@ -310,36 +371,27 @@ def partitioned_knn(pts: np.ndarray, rows: np.ndarray, layout: PartitionLayout, 
         _, idx = cKDTree(pts).query(pts[redo_nodes], k=kk, workers=-1)
         src_l.append(np.repeat(redo_nodes, kk))
         dst_l.append(idx.reshape(-1))
-    log.info("kNN per partition: %d partitions, %d of %d nodes (%.1f%%) queried against the whole catalog "
+    log.info("kNN per partition: %d partitions; %d of %d nodes (%.1f%%) queried against the whole catalog "
              "(their k-th neighbour could lie beyond the %g arcsec margin)", len(parts), len(redo_nodes), n,
              100.0 * len(redo_nodes) / max(n, 1), layout.margin_arcsec)
     return symmetrise(np.concatenate(src_l), np.concatenate(dst_l), n), int(len(redo_nodes))
 
 
-def sky_reach_astrometry(graph_points: np.ndarray, scale: np.ndarray) -> Callable:
-    """``reach`` for the ``astrometry`` space (x = Δra·cos dec, y = dec in degrees, then parallax and
-    proper motions, each divided by ``scale``): sep ≤ |Δx| + (1 + A)·|Δdec| (triangle inequality through
-    (ra_j, dec_i), |cos dec_j − cos dec_i| ≤ |Δdec|, A the largest |Δra| in radians), so by Cauchy–Schwarz a
-    point within radius d lies within d·sqrt(scale_x² + (1 + A)²·scale_dec²) degrees."""
-    dec = np.deg2rad(graph_points[:, 1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dra = np.where(np.cos(dec) > 0, graph_points[:, 0] / np.cos(dec), 180.0)
-    a = float(np.nanmax(np.abs(np.deg2rad(dra)))) if len(dra) else np.pi
-    a = min(a, np.pi)
-    factor = float(np.hypot(scale[0], (1.0 + a) * scale[1]))
-    return lambda nodes, radius: radius * factor
+def sky_reach(space: str, graph_points: np.ndarray, scale: np.ndarray | None) -> tuple[SkyReach, np.ndarray | None]:
+    """The :class:`SkyReach` of a graph space and its per-node ``aux`` array.
 
-
-def sky_reach_xyz(graph_points: np.ndarray, scale: np.ndarray | None) -> Callable:
-    """``reach`` for spaces whose first three coordinates are the Galactic position in pc (``xyz``,
-    ``xyz_pm``, ``features``): a point within radius d is within |Δr| ≤ d·max(scale_xyz) pc, seen from the
-    Sun at most asin(|Δr| / D_i) away (D_i the node's distance)."""
+    ``astrometry`` (x = Δra·cos dec, y = dec in degrees, then parallax and proper motions, each divided by
+    ``scale``): sep ≤ |Δx| + (1 + A)·|Δdec| (triangle inequality through (ra_j, dec_i),
+    |cos dec_j − cos dec_i| ≤ |Δdec|, A the largest |Δra| in radians), so by Cauchy–Schwarz a point within
+    radius d lies within d·sqrt(scale_x² + (1 + A)²·scale_dec²) degrees. Spaces whose first three
+    coordinates are the Galactic position in pc (``xyz``, ``xyz_pm``, ``features``): a point within radius d
+    is within |Δr| ≤ d·max(scale_xyz) pc, seen from the Sun at most asin(|Δr| / D_i) away.
+    """
+    if space == "astrometry":
+        dec = np.deg2rad(graph_points[:, 1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dra = np.where(np.cos(dec) > 0, graph_points[:, 0] / np.cos(dec), 180.0)
+        a = min(float(np.nanmax(np.abs(np.deg2rad(dra)))) if len(dra) else np.pi, np.pi)
+        return SkyReach("astrometry", float(np.hypot(scale[0], (1.0 + a) * scale[1]))), None
     s = 1.0 if scale is None else float(np.max(scale[:3]))
-    dist = np.linalg.norm(graph_points[:, :3], axis=1)
-
-    def reach(nodes: np.ndarray, radius: np.ndarray) -> np.ndarray:
-        ratio = radius * s / dist[nodes]
-        with np.errstate(invalid="ignore"):
-            return np.where(ratio < 1.0, np.rad2deg(np.arcsin(np.minimum(ratio, 1.0))), np.inf)
-
-    return reach
+    return SkyReach("xyz", s), np.linalg.norm(graph_points[:, :3], axis=1)

@@ -77,14 +77,12 @@ class GaiaDataModule(NodeGraphDataModule):
     def graph_edges(self, pts: np.ndarray, table: NodeTable, scale: np.ndarray | None):
         if self._hats_layout is None:
             return super().graph_edges(pts, table, scale)
-        from astrolab.data.hats import dask_scheduler, partitioned_knn, sky_reach_astrometry, sky_reach_xyz
+        from astrolab.data.hats import dask_scheduler, partitioned_knn, sky_reach
 
-        space = self.graph_cfg["space"]
-        reach = (sky_reach_astrometry(table.graph_points, scale) if space == "astrometry" else
-                 sky_reach_xyz(table.graph_points, scale))
+        reach, aux = sky_reach(self.graph_cfg["space"], table.graph_points, scale)
         with dask_scheduler(self.dask_cfg):
             edge_index, n_redo = partitioned_knn(pts, table.rows, self._hats_layout, int(self.graph_cfg["k"]),
-                                                 reach)
+                                                 reach, aux)
         table.info.setdefault("hats", {})["n_knn_whole_catalog"] = n_redo
         return edge_index
 
@@ -221,8 +219,10 @@ class GaiaDataModule(NodeGraphDataModule):
             rows=rows, file_columns=found, n_input=int(n_in.sum()), cut_counts=counts,
             removed={int(r) + int(s): why for t, s in zip(tables, starts) for r, why in t.removed.items()})
         extra = {c: np.concatenate([pt["extra"][c] for pt in parts]) for c in settings["extra"]}
-        self._hats_layout = PartitionLayout(starts=starts, margin_rows=_margin_rows(parts, rows, key_cols),
-                                            margin_arcsec=hc.margin_arcsec)
+        self._hats_layout = PartitionLayout(
+            starts=starts, pixels=[(int(px.order), int(px.pixel)) for px in hc.pixels],
+            margin_rows=_margin_rows(parts, rows, key_cols), margin_arcsec=hc.margin_arcsec,
+            ra=table.columns["ra"], dec=table.columns["dec"], node_rows=rows)
         log.info("HATS catalog prepared: %d of %d rows kept in %.2f s", len(rows), int(n_in.sum()),
                  time.perf_counter() - t0)
         return self._node_table(
