@@ -84,8 +84,8 @@ def test_a_folder_that_is_not_a_hats_catalog_is_refused_in_one_line(tmp_path):
     with pytest.raises(AstrolabError) as err:
         dm.setup()
     msg = str(err.value)
-    assert "\n" not in msg and f"dataset.path={folder}" in msg and "hats.properties" in msg
-    assert "stars.csv" in msg and "to_hats" in msg
+    assert "\n" not in msg and f"dataset.path='{folder}' is a folder, not a HATS catalog" in msg
+    assert "hats.properties" in msg and "stars.csv" in msg and "write_catalog(path)" in msg
 
     from omegaconf import OmegaConf
 
@@ -95,3 +95,21 @@ def test_a_folder_that_is_not_a_hats_catalog_is_refused_in_one_line(tmp_path):
                                         "path": str(folder)}})
     with pytest.raises(AstrolabError, match="not a HATS catalog"):
         _check_paths(cfg)
+
+
+def test_dask_scheduler_address_runs_the_tasks_there_and_a_dead_one_is_named(hats_and_file, tmp_path):
+    distributed = pytest.importorskip("distributed", reason="dataset.dask.scheduler=<address> needs dask.distributed")
+    cat, _, _ = hats_and_file
+    local = _module(cat, tmp_path / "local", "astrometry")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cl:
+        dm = GaiaDataModule(path=str(cat), target="member", graph={"k": 8}, cache_dir=str(tmp_path / "c"),
+                            use_cache=False, dask={"scheduler": cl.scheduler_address})
+        dm.setup()
+    assert dm.meta["info"]["hats"]["scheduler"].startswith(f"Dask cluster at {cl.scheduler_address}")
+    assert _edges_by_id(dm) == _edges_by_id(local)
+    dead = GaiaDataModule(path=str(cat), target="member", cache_dir=str(tmp_path / "d"), use_cache=False,
+                          dask={"scheduler": "tcp://127.0.0.1:9", "timeout": 1})
+    with pytest.raises(AstrolabError) as err:
+        dead.setup()
+    assert str(err.value).startswith("dataset.dask.scheduler=tcp://127.0.0.1:9: no Dask scheduler answers")
+    assert "dataset.dask.scheduler=null" in str(err.value) and "\n" not in str(err.value)

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from astrolab.errors import ConfigError, DataError
+from astrolab.errors import ConfigError, DataError, EmptyCatalogError
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,8 @@ MARKERS = ("hats.properties", "collection.properties", "properties", "catalog_in
 #: files whose bytes enter the catalog checksum (besides every file's name and size)
 _CHECKSUM_BYTES = ("hats.properties", "collection.properties", "properties", "catalog_info.json",
                    "partition_info.csv", "_metadata", "_common_metadata")
-_FIX = ("dataset.path= must name a HATS catalog directory (one holding hats.properties, e.g. written by "
-        "lsdb.from_dataframe(df, margin_threshold=10).to_hats(path)) or one catalog file")
+_FIX = ("give a catalog file (CSV, ECSV, FITS, VOTable or Parquet) or a HATS catalog directory (one holding "
+        "hats.properties, e.g. written by lsdb.from_dataframe(df, margin_threshold=10).write_catalog(path))")
 
 
 def is_hats_catalog(path: str | os.PathLike) -> bool:
@@ -51,11 +51,16 @@ def is_hats_catalog(path: str | os.PathLike) -> bool:
     return p.is_dir() and any((p / m).is_file() for m in MARKERS)
 
 
-def not_hats_error(path: str | os.PathLike) -> DataError:
+def not_hats_error(path: str | os.PathLike) -> EmptyCatalogError:
+    """A folder given as ``dataset.path`` that holds no HATS metadata: one line naming the key and the fix."""
     p = Path(path)
-    shown = sorted(c.name for c in p.iterdir())[:8] if p.is_dir() else []
-    return DataError(f"dataset.path={p} is a folder but not a HATS catalog (no {MARKERS[0]}"
-                     f"{'; it holds ' + ', '.join(shown) if shown else ', it is empty'}): {_FIX}")
+    try:
+        shown = sorted(c.name for c in p.iterdir())
+    except OSError:
+        shown = []
+    held = f"it holds {', '.join(shown[:6])}{' …' if len(shown) > 6 else ''}" if shown else "it is empty"
+    return EmptyCatalogError(f"dataset.path='{p}' is a folder, not a HATS catalog (no {MARKERS[0]}; {held}): "
+                             f"{_FIX}")
 
 
 def require_lsdb():
@@ -113,7 +118,7 @@ def open_hats(path: str | os.PathLike, columns: Sequence[str] | str | None = "al
         cat = lsdb.read_hats(p, **kwargs)
     except (ValueError, FileNotFoundError, OSError, KeyError) as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise DataError(f"dataset.path={p}: LSDB cannot read it as a HATS catalog ({first}); {_FIX}") from exc
+        raise DataError(f"dataset.path='{p}': LSDB cannot read it as a HATS catalog ({first}); {_FIX}") from exc
     pixels = list(cat.get_healpix_pixels())
     info = cat.hc_structure.catalog_info
     n_rows = int(getattr(info, "total_rows", 0) or 0)
@@ -140,6 +145,22 @@ def partition_frames(hc: HatsCatalog) -> list[tuple[Any, Any]]:
 
 
 # -- Dask ----------------------------------------------------------------------------------------------
+_POOLS: dict[int, Any] = {}
+
+
+def _process_pool(workers: int):
+    """One pool of worker processes per size, kept for the session: a spawned worker imports astrolab (and
+    torch) once, not once per ``dask.compute``."""
+    if workers not in _POOLS:
+        import atexit
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        atexit.register(_POOLS[workers].shutdown, wait=False, cancel_futures=True)
+    return _POOLS[workers]
+
+
 @contextlib.contextmanager
 def dask_scheduler(cfg: dict[str, Any] | None) -> Iterator[str]:
     """Run the ``dask.compute`` calls inside on the scheduler ``cfg`` names (``dataset.dask``):
@@ -151,7 +172,8 @@ def dask_scheduler(cfg: dict[str, Any] | None) -> Iterator[str]:
     scheduler = cfg.get("scheduler") or "threads"
     workers = cfg.get("workers") or os.cpu_count() or 1
     if scheduler in ("threads", "processes", "synchronous"):
-        with dask.config.set(scheduler=scheduler, num_workers=int(workers)):
+        extra = {"pool": _process_pool(int(workers))} if scheduler == "processes" else {}
+        with dask.config.set(scheduler=scheduler, num_workers=int(workers), **extra):
             yield f"local {scheduler} ({workers} worker{'s' if int(workers) != 1 else ''})"
         return
     try:
