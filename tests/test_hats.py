@@ -70,6 +70,11 @@ def test_hats_catalog_gives_the_single_file_graph_and_features(hats_and_file, tm
     assert _edges_by_id(dm) == _edges_by_id(ref)
     for key in ("x", "y", "train_mask", "val_mask", "test_mask", "row"):
         assert np.array_equal(dm.graph["nodes", key].numpy(), ref.graph["nodes", key].numpy()), key
+    # predictions echo the catalog's own columns by row number: rows are numbered in partition order
+    from astrolab.data.io import read_columns
+
+    echoed = read_columns(cat, ["source_id"])["source_id"]
+    assert np.array_equal(np.asarray(echoed)[dm.graph["nodes", "row"].numpy()], dm.graph["nodes", "id"].numpy())
     hats = dm.meta["info"]["hats"]
     assert hats["partitions"] == n_partitions and hats["margin_arcsec"] == MARGIN
     # some nodes were settled inside their partition (with its margin), not all by the whole-catalog query

@@ -144,6 +144,23 @@ def partition_frames(hc: HatsCatalog) -> list[tuple[Any, Any]]:
     return [(main[px], margin.get(px)) for px in hc.pixels]
 
 
+def read_hats_columns(path: str | os.PathLike, names: Sequence[str]):
+    """The named columns of a HATS catalog as an astropy ``Table``, rows in partition order (the row numbers
+    its prepared graph records)."""
+    import dask
+    import pandas as pd
+
+    hc = open_hats(path, columns="all")
+    missing = [n for n in names if n not in hc.columns]
+    if missing:
+        raise DataError(f"column(s) {', '.join(missing)} not in the HATS catalog '{Path(path).name}'; it has: "
+                        f"{', '.join(hc.columns[:30])} (fix predict.keep=[...])")
+    hc = open_hats(path, columns=list(names))
+    frames = dask.compute(*[main for main, _ in partition_frames(hc)])
+    frame = pd.concat(frames) if frames else hc.meta
+    return frame_table(frame.reset_index(drop=True)[list(names)])
+
+
 # -- Dask ----------------------------------------------------------------------------------------------
 _POOLS: dict[int, Any] = {}
 
@@ -231,13 +248,11 @@ def captured_logs() -> Iterator[list[tuple[int, str]]]:
         _CAPTURE.buffers.pop(tid, None)
 
 
-def frame_catalog(frame, path: Path, checksum: str):
-    """One partition's pandas frame as a :class:`~astrolab.data.io.Catalog`, converted exactly as a
-    file's table is (missing values masked, then NaN; absurd values counted; int64 ids kept exact)."""
+def frame_table(frame):
+    """A pandas frame (LSDB's pyarrow-backed columns) as an astropy ``Table`` of NumPy columns, missing values
+    masked (as astropy reads a Parquet file with nulls); nested columns are left out."""
     import pandas as pd
     from astropy.table import Column, MaskedColumn, Table
-
-    from astrolab.data.io import catalog_from_table
 
     table = Table()
     for c in frame.columns:
@@ -254,7 +269,15 @@ def frame_catalog(frame, path: Path, checksum: str):
         else:  # nested or other types: not catalog columns
             continue
         table[str(c)] = MaskedColumn(values, mask=na) if na.any() else Column(values)
-    return catalog_from_table(table, path, checksum, quiet=True)
+    return table
+
+
+def frame_catalog(frame, path: Path, checksum: str):
+    """One partition's pandas frame as a :class:`~astrolab.data.io.Catalog`, converted exactly as a
+    file's table is (missing values masked, then NaN; absurd values counted; int64 ids kept exact)."""
+    from astrolab.data.io import catalog_from_table
+
+    return catalog_from_table(frame_table(frame), path, checksum, quiet=True)
 
 
 # -- kNN across partitions -----------------------------------------------------------------------------
@@ -294,13 +317,16 @@ def _unit(ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
     return np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=-1)
 
 
-def boundary_distance(ra: np.ndarray, dec: np.ndarray, order: int, pixel: int, samples: int = 64) -> np.ndarray:
+def boundary_distance(ra: np.ndarray, dec: np.ndarray, order: int, pixel: int,
+                      samples: int | None = None) -> np.ndarray:
     """A lower bound (degrees) on the separation between points inside a HEALPix pixel and its boundary: the
-    nearest of ``4 · samples`` boundary points (cdshealpix), less the largest gap between neighbouring
-    samples (the true nearest boundary point lies within half a gap of one, with room for the edge's
-    curvature)."""
+    nearest of ``4 · samples`` boundary points (cdshealpix; default about one per 0.05 deg of edge, 16 to
+    512 per edge), less the largest gap between neighbouring samples (the true nearest boundary point lies
+    within half a gap of one, with room for the edge's curvature)."""
     import cdshealpix.nested as chp
 
+    if samples is None:
+        samples = int(np.clip(np.ceil(58.6 / 2**order / 0.05), 16, 512))
     t = np.linspace(0.0, 1.0 - 1e-9, samples, endpoint=False)
     one = 1.0 - 1e-9
     ipix = np.array([pixel], dtype=np.uint64)

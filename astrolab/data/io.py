@@ -346,9 +346,16 @@ def write_table(table, path: str | os.PathLike) -> Path:
 
 def read_columns(path: str | os.PathLike, names: list[str]):
     """Columns of a catalog file exactly as stored (values, dtypes, units), as an astropy ``Table``;
-    for echoing a user's own columns next to predictions."""
+    for echoing a user's own columns next to predictions (a HATS catalog: rows in partition order)."""
     path = Path(path).expanduser()
-    table = _read_table(path, catalog_format(path))
+    from astrolab.data.hats import is_hats_catalog
+
+    if is_hats_catalog(path):
+        from astrolab.data.hats import read_hats_columns
+
+        table = read_hats_columns(path, names)
+    else:
+        table = _read_table(path, catalog_format(path))
     missing = [n for n in names if n not in table.colnames]
     if missing:
         raise DataError(f"column(s) {', '.join(missing)} not in '{path.name}'; the file has: "
