@@ -5,6 +5,8 @@ file holding the same rows; a folder that is not a HATS catalog is refused in on
 from __future__ import annotations
 
 import logging
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -23,6 +25,16 @@ def hats_and_file(tmp_path_factory):
     """A co-moving cluster in a field (tests/data_fixtures.gaia_table: Gaussian positions, parallaxes and
     proper motions) with rows the quality cuts remove, as a HATS catalog with a margin cache, and the
     same rows in the catalog's partition order as one Parquet file."""
+    if "numba" not in sys.modules:
+        # hats compiles its HEALPix pixel-tree functions with numba on first use (20-30 s on a 2-core machine)
+        # when LSDB builds the margin cache; on this catalog's few pixels plain Python takes well under 1 s.
+        # numba reads the setting once, at import; astrolab itself never uses numba.
+        os.environ["NUMBA_DISABLE_JIT"] = "1"
+        try:
+            lsdb = pytest.importorskip("lsdb", reason="HATS catalogs need the lsdb extra: pip install 'astrolab[lsdb]'")
+            import numba  # noqa: F401
+        finally:
+            del os.environ["NUMBA_DISABLE_JIT"]
     lsdb = pytest.importorskip("lsdb", reason="HATS catalogs need the lsdb extra: pip install 'astrolab[lsdb]'")
     import dask
     import pandas as pd
