@@ -130,3 +130,17 @@ def test_dask_scheduler_address_runs_the_tasks_there_and_a_dead_one_is_named(hat
         dead.setup()
     assert str(err.value).startswith("dataset.dask.scheduler=tcp://127.0.0.1:9: no Dask scheduler answers")
     assert "dataset.dask.scheduler=null" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_vizier_spellings_are_recognised_in_a_hats_catalog_as_in_a_file(hats_and_file, tmp_path, caplog):
+    import lsdb
+
+    df = gaia_table(300, spelling="vizier", seed=5).to_pandas()
+    lsdb.from_dataframe(df, ra_column="RA_ICRS", dec_column="DE_ICRS", margin_threshold=MARGIN,
+                        partition_rows=200, highest_order=5).write_catalog(tmp_path / "vizier", progress_bar=False)
+    with caplog.at_level(logging.INFO):
+        dm = _module(tmp_path / "vizier", tmp_path, "astrometry")
+    cols = dm.meta["info"]["file_columns"]
+    assert cols["ra"] == "RA_ICRS" and cols["parallax"] == "Plx" and cols["source_id"] == "Source"
+    assert caplog.text.count("recognised VizieR/CDS column spellings") == 1
+    assert set(dm.graph["nodes", "id"].numpy()) <= set(df["Source"])
