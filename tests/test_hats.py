@@ -89,6 +89,7 @@ def test_hats_catalog_gives_the_single_file_graph_and_features(hats_and_file, tm
     assert np.array_equal(np.asarray(echoed)[dm.graph["nodes", "row"].numpy()], dm.graph["nodes", "id"].numpy())
     hats = dm.meta["info"]["hats"]
     assert hats["partitions"] == n_partitions and hats["margin_arcsec"] == MARGIN
+    assert dm.describe()["hats"] == hats and "hats" not in ref.describe()  # summary.json's data section
     # some nodes were settled inside their partition (with its margin), not all by the whole-catalog query
     assert 0 <= hats["n_knn_whole_catalog"] < n
 

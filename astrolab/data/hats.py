@@ -320,22 +320,17 @@ def _unit(ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
 def boundary_distance(ra: np.ndarray, dec: np.ndarray, order: int, pixel: int,
                       samples: int | None = None) -> np.ndarray:
     """A lower bound (degrees) on the separation between points inside a HEALPix pixel and its boundary: the
-    nearest of ``4 · samples`` boundary points (cdshealpix; default about one per 0.05 deg of edge, 16 to
-    512 per edge), less the largest gap between neighbouring samples (the true nearest boundary point lies
-    within half a gap of one, with room for the edge's curvature)."""
+    nearest of the ``4 · samples`` points cdshealpix ``vertices(step=samples)`` puts along the boundary, in
+    order (default about 0.05-0.1 deg apart, 16 to 512 per edge), less the largest gap between neighbouring
+    samples (the true nearest boundary point lies within half a gap of one, with room for the edge's
+    curvature)."""
     import cdshealpix.nested as chp
 
     if samples is None:
         samples = int(np.clip(np.ceil(58.6 / 2**order / 0.05), 16, 512))
-    t = np.linspace(0.0, 1.0 - 1e-9, samples, endpoint=False)
-    one = 1.0 - 1e-9
-    ipix = np.array([pixel], dtype=np.uint64)
-    pts = []
-    for dx, dy in ([(v, 0.0) for v in t] + [(one, v) for v in t] + [(one - v, one) for v in t]
-                   + [(0.0, one - v) for v in t]):
-        lon, lat = chp.healpix_to_lonlat(ipix, order, dx=dx, dy=dy)
-        pts.append((lon.to_value("deg")[0], lat.to_value("deg")[0]))
-    b = _unit(*np.array(pts).T)
+    lon, lat = chp.vertices(np.array([pixel], dtype=np.uint64), order, step=samples, num_threads=1)
+    pts = np.column_stack([lon.to_value("deg").reshape(-1), lat.to_value("deg").reshape(-1)])
+    b = _unit(pts[:, 0], pts[:, 1])
     gap = np.rad2deg(np.arccos(np.clip(np.sum(b * np.roll(b, -1, axis=0), axis=1), -1, 1))).max()
     out = np.empty(len(ra))
     v = _unit(ra, dec)

@@ -65,6 +65,12 @@ class GaiaDataModule(NodeGraphDataModule):
     def data_config(self) -> dict[str, Any]:
         return {**super().data_config(), "min_poe": self.min_poe, "max_ruwe": self.max_ruwe, "survey": "gaia"}
 
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        if self.meta["info"].get("hats"):  # partitions, rows, margin, scheduler, nodes the margin could not settle
+            out["hats"] = self.meta["info"]["hats"]
+        return out
+
     def source_checksum(self, path: Path) -> str:
         if Path(path).is_dir():
             from astrolab.data.hats import hats_checksum, is_hats_catalog, not_hats_error
