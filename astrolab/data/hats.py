@@ -12,10 +12,12 @@ or on an existing Dask cluster with ``dataset.dask.scheduler=tcp://host:8786`` (
 installed).
 
 The graph equals the single-file graph of the same rows: the kNN runs on the same standardised
-coordinates with the same metric, and a node whose k-th neighbour ball could reach past its partition's
-margin (bounded from the ball's radius, see :func:`sky_reach_deg`) is queried again against the whole
-catalog, counted in the log. With a margin wider than the typical neighbour distance that fallback is
-rare; without a margin cache every node near a partition edge takes it.
+coordinates with the same metric, and a node whose k-th neighbour could lie outside its partition and margin
+(bounded from the neighbour distance, the node's distance to the partition edge and the margin width, see
+:func:`sky_reach` and :func:`_knn_partition`) is queried again against the whole catalog, counted in the
+log. The graph spaces mix sky position with parallax and proper motion, so that bound is degrees on the sky
+for catalogs of 10^4-10^5 stars: with crossmatch margins (arcseconds) most nodes take the whole-catalog
+query, and the per-partition query pays only where the margin is comparable to the neighbour distances.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

@@ -28,17 +28,20 @@ class GaiaDataModule(NodeGraphDataModule):
         min_parallax_over_error / max_ruwe: quality cuts (``null`` disables).
         dask: for a HATS catalog, ``{"scheduler": None | "threads" | "processes" | "synchronous" | address,
             "workers": int | None}`` (default: local threads on every core).
+        margin_cache: for a HATS catalog, a margin cache directory of its own (a HATS collection brings its
+            default margin; ``None``: that one, if any).
     """
 
     def __init__(self, path: str | None = None, target: str | None = "cluster_label", n_stars: int = 20_000,
                  seed: int = 0, min_parallax_over_error: float | None = 5.0, max_ruwe: float | None = 1.4,
-                 dask: dict[str, Any] | None = None, **kwargs: Any) -> None:
+                 dask: dict[str, Any] | None = None, margin_cache: str | None = None, **kwargs: Any) -> None:
         super().__init__(path=path, target=target, **kwargs)
         self.n_stars = int(n_stars)
         self.seed = int(seed)
         self.min_poe = min_parallax_over_error
         self.max_ruwe = max_ruwe
         self.dask_cfg = dict(dask or {})
+        self.margin_cache = None if margin_cache in (None, "", "null") else str(margin_cache)
         self._hats_layout = None
         if self.graph_cfg["space"] not in ("astrometry", "xyz_pm", "features", "xyz"):
             raise ConfigError(f"unknown dataset.graph.space '{self.graph_cfg['space']}'; use astrometry, "
@@ -156,7 +159,7 @@ class GaiaDataModule(NodeGraphDataModule):
         t0 = time.perf_counter()
         path = self.source_path()
         checksum = hats_checksum(path)
-        hc = open_hats(path, columns="all")
+        hc = open_hats(path, columns="all", margin_cache=self.margin_cache)
         schema = frame_catalog(hc.meta, path, checksum)  # no rows: names and types only
         schema.path = path
         target, exclude = self._check_columns(schema)
