@@ -252,25 +252,29 @@ def captured_logs() -> Iterator[list[tuple[int, str]]]:
 
 def frame_table(frame):
     """A pandas frame (LSDB's pyarrow-backed columns) as an astropy ``Table`` of NumPy columns, missing values
-    masked (as astropy reads a Parquet file with nulls); nested columns are left out."""
+    masked (as astropy reads a Parquet file with nulls); nested and other non-scalar columns are left out.
+    Goes through one pyarrow table (column access on LSDB's frames is slow)."""
     import pandas as pd
+    import pyarrow as pa
     from astropy.table import Column, MaskedColumn, Table
 
+    flat = pd.DataFrame({c: frame[c] for c in frame.columns if not hasattr(frame[c].dtype, "field_names")})
+    arrow = pa.Table.from_pandas(flat, preserve_index=False)
     table = Table()
-    for c in frame.columns:
-        s = frame[c]
-        na = s.isna().to_numpy()
-        if pd.api.types.is_bool_dtype(s.dtype):
-            values = s.to_numpy(dtype=bool, na_value=False)
-        elif pd.api.types.is_integer_dtype(s.dtype):
-            values = s.to_numpy(dtype=np.int64, na_value=0)
-        elif pd.api.types.is_float_dtype(s.dtype):
-            values = s.to_numpy(dtype=np.float64, na_value=np.nan)
-        elif pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
-            values = s.astype(object).where(~na, "").to_numpy().astype(str)
-        else:  # nested or other types: not catalog columns
+    for name, col in zip(arrow.column_names, arrow.columns):
+        kind = col.type
+        na = col.is_null().to_numpy(zero_copy_only=False) if col.null_count else None
+        if pa.types.is_boolean(kind):
+            values = col.fill_null(False).to_numpy(zero_copy_only=False)
+        elif pa.types.is_integer(kind):
+            values = col.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        elif pa.types.is_floating(kind):
+            values = col.to_numpy(zero_copy_only=False)
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            values = np.asarray(col.fill_null("").to_numpy(zero_copy_only=False), dtype=str)
+        else:
             continue
-        table[str(c)] = MaskedColumn(values, mask=na) if na.any() else Column(values)
+        table[str(name)] = MaskedColumn(values, mask=na) if na is not None else Column(values)
     return table
 
 
