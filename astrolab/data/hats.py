@@ -103,7 +103,7 @@ class HatsCatalog:
 
 
 def open_hats(path: str | os.PathLike, columns: Sequence[str] | str | None = "all",
-              margin_cache: str | None = None) -> HatsCatalog:
+              margin_cache: str | None = None, quiet: bool = False) -> HatsCatalog:
     """Open a HATS catalog with LSDB (``columns``: load only these; ``"all"``: every column; ``None``: the
     catalog's default columns). Logs
     "HATS catalog with N partitions, M rows" and whether a margin cache came with it."""
@@ -128,7 +128,7 @@ def open_hats(path: str | os.PathLike, columns: Sequence[str] | str | None = "al
     margin_arcsec = 0.0
     if margin is not None:
         margin_arcsec = float(getattr(margin.hc_structure.catalog_info, "margin_threshold", 0.0) or 0.0)
-    log.info("HATS catalog with %d partitions, %d rows (%s)%s", len(pixels), n_rows, p.name,
+    log.log(logging.DEBUG if quiet else logging.INFO, "HATS catalog with %d partitions, %d rows (%s)%s", len(pixels), n_rows, p.name,
              f", margin cache {margin_arcsec:g} arcsec" if margin is not None else
              ", no margin cache: nodes near partition edges are matched against the whole catalog")
     return HatsCatalog(path=p, catalog=cat, margin=margin, pixels=pixels, n_rows=n_rows,
@@ -136,13 +136,15 @@ def open_hats(path: str | os.PathLike, columns: Sequence[str] | str | None = "al
                        if hasattr(cat, "_ddf") else cat.meta)
 
 
-def partition_frames(hc: HatsCatalog) -> list[tuple[Any, Any]]:
+def partition_frames(hc: HatsCatalog, margins: HatsCatalog | None = None) -> list[tuple[Any, Any]]:
     """Per partition (``hc.pixels`` order) the delayed main frame and the delayed margin frame (``None``
-    where the partition has no margin rows)."""
+    where the partition has no margin rows), the margin taken from ``margins`` (the same catalog opened with
+    fewer columns) when given."""
     main = dict(zip(hc.catalog.get_healpix_pixels(), hc.catalog.to_delayed()))
+    src = margins if margins is not None else hc
     margin: dict = {}
-    if hc.margin is not None:
-        margin = dict(zip(hc.margin.get_healpix_pixels(), hc.margin.to_delayed()))
+    if src.margin is not None:
+        margin = dict(zip(src.margin.get_healpix_pixels(), src.margin.to_delayed()))
     return [(main[px], margin.get(px)) for px in hc.pixels]
 
 

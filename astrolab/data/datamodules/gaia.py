@@ -171,10 +171,14 @@ class GaiaDataModule(NodeGraphDataModule):
         for level, msg in schema_logs:
             log.log(level, "%s", msg)
         present = [c for c in found if c != "source_id"]
-        frames = partition_frames(hc)
         key_cols = [found["ra"], found["dec"]] + ([found["source_id"]] if "source_id" in found else [])
+        extra_cols = [c for c in (target, split_col) if c]
+        # the partitions are read with the columns used only, their margins with the matching keys only
+        used = list(dict.fromkeys([*found.values(), *extra_cols]))
+        frames = partition_frames(open_hats(path, columns=used, margin_cache=self.margin_cache, quiet=True),
+                                  open_hats(path, columns=key_cols, margin_cache=self.margin_cache, quiet=True))
         settings = {"found": found, "min_poe": self.min_poe, "max_ruwe": self.max_ruwe, "exclude": exclude,
-                    "features": fixed_features, "extra": [c for c in (target, split_col) if c],
+                    "features": fixed_features, "extra": extra_cols,
                     "keys": key_cols, "path": path, "checksum": checksum}
         with dask_scheduler(self.dask_cfg) as where:
             log.info("preparing %d partitions on %s", len(frames), where)
