@@ -92,6 +92,7 @@ def test_hats_catalog_gives_the_single_file_graph_and_features(hats_and_file, tm
     assert dm.describe()["hats"] == hats and "hats" not in ref.describe()  # summary.json's data section
     # some nodes were settled inside their partition (with its margin), not all by the whole-catalog query
     assert 0 <= hats["n_knn_whole_catalog"] < n
+    assert sum(len(m) for m in dm._hats_layout.margin_rows) > 0  # margin rows were matched to nodes
 
 
 def test_a_folder_that_is_not_a_hats_catalog_is_refused_in_one_line(tmp_path):

@@ -269,18 +269,17 @@ def _gaia_partition(main, margin, *, found, present, min_poe, max_ruwe, exclude,
 
 def _margin_rows(parts, rows: np.ndarray, keys: list[str]) -> list[np.ndarray]:
     """Per partition, the catalog rows (of kept nodes) its margin cache holds, matched on the key columns
-    (position, and source_id when there is one)."""
+    (position, and source_id when there is one) in one merge over all partitions."""
     import pandas as pd
 
     nodes = pd.DataFrame({c: np.concatenate([pt["keys"][c] for pt in parts]) for c in keys})
     nodes["_row"] = rows
-    out = []
-    for pt in parts:
-        m = pd.DataFrame({c: pt["margin_keys"][c] for c in keys})
-        if not len(m):
-            out.append(np.empty(0, np.int64))
-            continue
-        for c in keys:
-            m[c] = m[c].astype(nodes[c].dtype)
-        out.append(np.unique(m.merge(nodes, on=keys, how="inner")["_row"].to_numpy(np.int64)))
-    return out
+    margins = pd.DataFrame({c: np.concatenate([np.asarray(pt["margin_keys"][c]) for pt in parts]).astype(
+        nodes[c].dtype) for c in keys})
+    margins["_part"] = np.repeat(np.arange(len(parts)), [len(pt["margin_keys"][keys[0]]) for pt in parts])
+    hit = margins.merge(nodes, on=keys, how="inner")
+    part, row = hit["_part"].to_numpy(np.int64), hit["_row"].to_numpy(np.int64)
+    order = np.lexsort((row, part))
+    part, row = part[order], row[order]
+    bounds = np.searchsorted(part, np.arange(len(parts) + 1))
+    return [np.unique(row[bounds[i]:bounds[i + 1]]) for i in range(len(parts))]
