@@ -146,3 +146,22 @@ def test_vizier_spellings_are_recognised_in_a_hats_catalog_as_in_a_file(hats_and
     assert cols["ra"] == "RA_ICRS" and cols["parallax"] == "Plx" and cols["source_id"] == "Source"
     assert caplog.text.count("recognised VizieR/CDS column spellings") == 1
     assert set(dm.graph["nodes", "id"].numpy()) <= set(df["Source"])
+
+
+def test_without_a_margin_cache_the_graph_is_still_the_single_file_graph(hats_and_file, tmp_path):
+    """No margin: only the distance to the partition edge settles a node; the rest take the whole catalog."""
+    import dask
+    import lsdb
+    import pandas as pd
+
+    from astrolab.data.hats import open_hats, partition_frames
+
+    df = gaia_table(800, seed=7).to_pandas()
+    lsdb.from_dataframe(df, ra_column="ra", dec_column="dec", margin_threshold=None, partition_rows=400,
+                        highest_order=5).write_catalog(tmp_path / "bare", progress_bar=False)
+    frames = dask.compute(*[m for m, _ in partition_frames(open_hats(tmp_path / "bare"))], scheduler="synchronous")
+    pd.concat(frames).reset_index(drop=True).to_parquet(tmp_path / "bare.parquet")
+    dm = _module(tmp_path / "bare", tmp_path / "h", "astrometry")
+    ref = _module(tmp_path / "bare.parquet", tmp_path / "f", "astrometry")
+    assert dm.meta["info"]["hats"]["margin_arcsec"] == 0 and dm.meta["info"]["hats"]["partitions"] > 1
+    assert _edges_by_id(dm) == _edges_by_id(ref)
