@@ -186,7 +186,8 @@ def _process_pool(workers: int):
 def dask_scheduler(cfg: dict[str, Any] | None) -> Iterator[str]:
     """Run the ``dask.compute`` calls inside on the scheduler ``cfg`` names (``dataset.dask``):
     ``scheduler``: ``null``/``threads`` (local threads, default), ``processes``, ``synchronous``, or the
-    address of a running Dask scheduler; ``workers``: local threads/processes (``null``: every core)."""
+    address of a running Dask scheduler; ``workers``: local threads/processes (``null``: every core);
+    ``timeout``: seconds to wait for that scheduler."""
     import dask
 
     cfg = dict(cfg or {})
