@@ -345,6 +345,8 @@ def _check_split(cfg: Any) -> None:
 
 #: data modules that read a folder of files as ``dataset.path``
 _FOLDER_READERS = ("LightCurveDataModule",)
+#: data modules that read a HATS catalog directory as ``dataset.path``
+_HATS_READERS = ("GaiaDataModule",)
 
 
 def _check_paths(cfg: Any) -> None:
@@ -365,6 +367,12 @@ def _check_paths(cfg: Any) -> None:
         if not isinstance(value, str) or not value:
             continue
         p = Path(value).expanduser()
+        if p.is_dir() and key == "path" and target in _HATS_READERS:
+            from astrolab.data.hats import is_hats_catalog, not_hats_error
+
+            if not is_hats_catalog(p):
+                raise ConfigError(str(not_hats_error(p)))
+            continue
         if p.is_dir() and not (key == "path" and target in _FOLDER_READERS):
             raise ConfigError(f"dataset.{key}='{value}' is a folder; give a catalog file (CSV, ECSV, FITS, VOTable "
                               f"or Parquet), e.g. dataset.{key}={p / 'catalog.fits'}")

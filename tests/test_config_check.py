@@ -49,7 +49,7 @@ def _check(cfg, command="train"):
     ("trainer.accelerator=gpuu", "did you mean trainer.accelerator=gpu?"),
     ("dataset.split.val=0.6", "leave no training data"),
     ("dataset.graph.k=0", "dataset.graph.k=0"),
-    ("dataset.path=/", "dataset.path='/' is a folder; give a catalog file"),
+    ("dataset.path=/", "dataset.path='/' is a folder, not a HATS catalog"),
     ("+trainer.strategy=dpp", "did you mean trainer.strategy=ddp?"),
 ])
 def test_bad_values_name_the_key(compose_cfg, override, expected):

@@ -227,9 +227,6 @@ def read_catalog(path: str | os.PathLike, progress: bool | None = None, multidim
         CatalogNotFoundError: the file does not exist.
         DataError: unknown format or unreadable file.
     """
-    import torch
-    from tensordict import TensorDict
-
     path = Path(path).expanduser()
     if not path.exists():
         raise CatalogNotFoundError(f"catalog file not found: '{path}'; check dataset.path=")
@@ -255,6 +252,17 @@ def read_catalog(path: str | os.PathLike, progress: bool | None = None, multidim
     if len(table) == 0:
         raise EmptyCatalogError(f"'{path.name}' has no rows (header only: {len(table.colnames)} columns); "
                                 "point dataset.path= at a table with data")
+    catalog = catalog_from_table(table, path, file_checksum(path), multidim=multidim)
+    log.info("read %d rows, %d columns from %s", len(table), len(catalog.names), path)
+    return catalog
+
+
+def catalog_from_table(table, path: Path, checksum: str, multidim: bool = False, quiet: bool = False) -> Catalog:
+    """An astropy ``Table`` (read from a file, or one partition of a HATS catalog) as a :class:`Catalog`,
+    with the conversions :func:`read_catalog` documents; ``quiet``: do not log the absurd-value count (the
+    caller sums :attr:`Catalog.absurd` over partitions and logs it once)."""
+    import torch
+    from tensordict import TensorDict
 
     names = list(table.colnames)
     units: dict[str, str | None] = {}
@@ -306,14 +314,13 @@ def read_catalog(path: str | os.PathLike, progress: bool | None = None, multidim
             numeric[name] = torch.from_numpy(arr)
         else:
             log.debug("skipping column '%s' of dtype %s", name, values.dtype)
-    if absurd:
+    if absurd and not quiet:
         log.warning("treated %d non-finite or |v| > %g values as missing: %s", sum(absurd.values()), ABSURD,
                     ", ".join(f"{k} ({v})" for k, v in absurd.items()))
     data = TensorDict(numeric, batch_size=[n_rows])
-    log.info("read %d rows, %d columns from %s", n_rows, len(names), path)
     return Catalog(
         data=data, strings=strings, names=names, units=units, path=path,
-        checksum=file_checksum(path), meta=dict(table.meta) if table.meta else {}, absurd=absurd,
+        checksum=checksum, meta=dict(table.meta) if table.meta else {}, absurd=absurd,
     )
 
 
@@ -339,9 +346,16 @@ def write_table(table, path: str | os.PathLike) -> Path:
 
 def read_columns(path: str | os.PathLike, names: list[str]):
     """Columns of a catalog file exactly as stored (values, dtypes, units), as an astropy ``Table``;
-    for echoing a user's own columns next to predictions."""
+    for echoing a user's own columns next to predictions (a HATS catalog: rows in partition order)."""
     path = Path(path).expanduser()
-    table = _read_table(path, catalog_format(path))
+    from astrolab.data.hats import is_hats_catalog
+
+    if is_hats_catalog(path):
+        from astrolab.data.hats import read_hats_columns
+
+        table = read_hats_columns(path, names)
+    else:
+        table = _read_table(path, catalog_format(path))
     missing = [n for n in names if n not in table.colnames]
     if missing:
         raise DataError(f"column(s) {', '.join(missing)} not in '{path.name}'; the file has: "

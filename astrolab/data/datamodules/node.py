@@ -125,6 +125,23 @@ class NodeGraphDataModule(AstroDataModule):
     def source_path(self) -> Path:
         raise NotImplementedError
 
+    def source_checksum(self, path: Path) -> str:
+        """The cache key's checksum of the input (a file's bytes; a survey reading catalog folders, e.g.
+        HATS, overrides it); refuses a missing path or a plain folder."""
+        from astrolab.data.io import file_checksum
+        from astrolab.errors import CatalogNotFoundError, EmptyCatalogError
+
+        if not Path(path).exists():
+            raise CatalogNotFoundError(f"catalog file not found: '{path}'; check dataset.path=")
+        if Path(path).is_dir():
+            raise EmptyCatalogError(f"'{path}' is a folder; dataset.path= must name one catalog file in it")
+        return file_checksum(path)
+
+    def graph_edges(self, pts: np.ndarray, table: NodeTable, scale: np.ndarray | None) -> torch.Tensor:
+        """``edge_index`` of the kNN graph on ``pts`` (the graph points divided by ``scale``, ``None``
+        when unscaled); a survey reading a partitioned catalog builds it per partition."""
+        return knn_graph(pts, k=int(self.graph_cfg["k"]))
+
     def data_config(self) -> dict[str, Any]:
         """Everything that changes the prepared graph (the cache key)."""
         return {"target": self.target, "columns": self.columns, "graph": self.graph_cfg,
@@ -189,12 +206,12 @@ class NodeGraphDataModule(AstroDataModule):
                                  f"every other; use dataset.graph.k={max(1, min(16, n // 4))}")
         t1 = time.perf_counter()
         train = masks["train"] if masks["train"].any() else np.ones(n, bool)
-        pts = table.graph_points
+        pts, std = table.graph_points, None
         if self.graph_cfg["space"] != "xyz":
             mean, std = pts[train].mean(0), pts[train].std(0)
             std[std == 0] = 1.0
             pts = (pts - mean) / std
-        edge_index = knn_graph(pts, k=int(self.graph_cfg["k"]))
+        edge_index = self.graph_edges(pts, table, std)
         meta["graph_seconds"] = time.perf_counter() - t1
         log.info("kNN graph (k=%d, space=%s): %d nodes, %d edges in %.2f s", self.graph_cfg["k"],
                  self.graph_cfg["space"], n, edge_index.shape[1], meta["graph_seconds"])
@@ -255,17 +272,7 @@ class NodeGraphDataModule(AstroDataModule):
             return
         t0 = time.perf_counter()
         path = self.source_path()
-        from astrolab.data.io import file_checksum
-
-        if not Path(path).exists():
-            from astrolab.errors import CatalogNotFoundError
-
-            raise CatalogNotFoundError(f"catalog file not found: '{path}'; check dataset.path=")
-        if Path(path).is_dir():
-            from astrolab.errors import EmptyCatalogError
-
-            raise EmptyCatalogError(f"'{path}' is a folder; dataset.path= must name one catalog file in it")
-        checksum = file_checksum(path)
+        checksum = self.source_checksum(path)
         key = cache_key(checksum, self.data_config())
         td, meta = self.cached_build("node_graph", key, source=str(path), checksum=checksum)
         self.meta = meta

@@ -170,7 +170,8 @@ def _no_rows_error(catalog, steps: list[tuple[str, str, int]], n: int) -> DataCh
 def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
                       min_parallax_over_error: float | None = 5.0, max_ruwe: float | None = 1.4,
                       extra_required: Sequence[str] = (), keep_rows: np.ndarray | None = None,
-                      exclude: Sequence[str] = (), features: Sequence[str] | None = None) -> GaiaTable:
+                      exclude: Sequence[str] = (), features: Sequence[str] | None = None,
+                      present: Sequence[str] | None = None, allow_empty: bool = False) -> GaiaTable:
     """Validate, cut and featurise a Gaia catalog.
 
     Args:
@@ -183,6 +184,10 @@ def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
         exclude: file columns never used as inputs (the label).
         features: the exact features to build (a trained model's list; their inputs become required);
             ``None``: every feature the file's columns allow.
+        present: the canonical columns that hold values, decided over the whole catalog (a partitioned
+            catalog is cut one partition at a time, and a column empty in one partition must not change
+            that partition's features); ``None``: decided from these rows (a column all NaN is absent).
+        allow_empty: return an empty table instead of refusing when the cuts leave no row (one partition).
     """
     required = set(REQUIRED)
     if features is not None:
@@ -202,6 +207,10 @@ def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
         if name == "source_id":
             continue
         values = column_in_unit(catalog, file_col, CANONICAL_UNITS[name])
+        if present is not None:
+            if name in present:
+                cols[name] = values
+            continue
         if not np.isfinite(values).any():
             if name in required:
                 what = f"'{file_col}'" + (f" ({name})" if file_col != name else "")
@@ -287,6 +296,11 @@ def apply_gaia_schema(catalog, columns: Mapping[str, str | None] | None = None,
     for reason, count in counts.items():
         if count and reason != "nan_in_required_feature":
             log.info("dropped %d rows: %s", count, reason)
+    if not keep.any() and allow_empty:
+        return GaiaTable(ids=np.empty(0, np.int64), features=np.empty((0, len(names))), feature_names=names,
+                         columns={k: v[:0] for k, v in cols.items()}, rows=np.empty(0, np.int64),
+                         file_columns=found, n_input=n, cut_counts=counts,
+                         removed={int(r): str(why_removed[r]) for r in np.flatnonzero(~keep) if why_removed[r]})
     if not keep.any():
         if keep_rows is not None and not keep_rows.any():
             raise DataCheckError(f"{catalog.path.name}: no row is selected before the cuts")
