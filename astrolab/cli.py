@@ -407,6 +407,9 @@ def _known_error(exc: BaseException, command: str, args: list[str]) -> str | Non
         where = exc.filename or "the run directory"
         return f"cannot create the run directory '{where}' ({what}); set {key}=<a writable folder>"
     text = str(exc)
+    if type(exc).__name__ == "MissingMandatoryValue" and "ckpt_path" in text:
+        return (f"`astrolab {command}` needs the checkpoint of a trained model: "
+                f"astrolab {command} ckpt_path=<run dir>/checkpoints/best.ckpt")
     line = override_error_message(text) or override_error_message(f"'{_failed_override(text, args)}' {text}")
     if line is not None:
         return line

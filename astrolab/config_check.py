@@ -655,6 +655,10 @@ def unknown_key_message(key: str, command: str, args: list[str]) -> str:
     parent, _, leaf = key.rpartition(".")
     top = key.split(".", 1)[0]
     if top in GROUPS and top not in keys:
+        nested = [k for k in keys if k.endswith("." + key)]  # optimizer.lr -> model.optimizer.lr
+        if nested:
+            return (f"unknown key '{key}' (did you mean {nested[0]}?); see `astrolab {command} --cfg job` "
+                    "for every key")
         return (f"unknown key '{key}': no {top} is chosen for `astrolab {command}`; pick one first "
                 f"({top}=NAME {key}=...)")
     siblings = [k.rpartition(".")[2] for k in keys if k.rpartition(".")[0] == parent

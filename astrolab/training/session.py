@@ -131,6 +131,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             TypeError, AttributeError) as exc:  # a text file ends in KeyError inside torch's legacy reader
         text = str(exc).strip() if not isinstance(exc, KeyError) else ""
         first = text.splitlines()[0] if text else f"{type(exc).__name__} while reading it"
+        if "Weights only load failed" in text:  # torch's advice (weights_only=False) is what we refuse to do
+            first = "not a PyTorch checkpoint, or one that holds code; astrolab loads weights only"
         raise CheckpointError(f"'{path}' is not a readable astrolab checkpoint ({first[:160]})") from exc
     if not isinstance(state, dict) or "astrolab" not in state or "state_dict" not in state:
         raise CheckpointError(f"'{path}' is not an astrolab checkpoint (no astrolab metadata); "
