@@ -142,8 +142,10 @@ class AstroTemporalGNN(AstroBaseModel):
         """What an encoder checkpoint must match to load into this model."""
         hp = self.hparams
         return {"family": type(self).__name__, "num_features": int(self.num_features), "cell": hp.cell,
-                "hidden_dim": int(hp.hidden_dim), "num_layers": int(hp.num_layers), "heads": int(hp.heads),
-                "bidirectional": bool(hp.bidirectional), "num_bands": int(hp.num_bands)}
+                "hidden_dim": int(hp.hidden_dim), "num_layers": int(hp.num_layers),
+                "heads": int(hp.heads) if hp.cell == "transformer" else None,  # no weight shape otherwise
+                "bidirectional": bool(hp.bidirectional) if hp.cell != "transformer" else None,
+                "num_bands": int(hp.num_bands)}
 
     def load_encoder_state(self, state: dict[str, Tensor], freeze: bool = False) -> None:
         """Load pretrained encoder weights (strict: every key and shape must match); ``freeze`` turns their
