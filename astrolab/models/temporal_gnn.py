@@ -132,7 +132,10 @@ class AstroTemporalGNN(AstroBaseModel):
         the hidden ones); the encoder sees only the visible epochs."""
         view = self.task.mask_batch(batch, "train" if self.training else "eval")
         z = self.encoder(view["x"], view["time"], view["band"], view["mask"])
-        return self.head(z, view["query_x"], view["query_time"], view["query_band"])
+        bi, li = view["hidden"].nonzero(as_tuple=True)  # the head runs on the hidden epochs only
+        pred = self.head(z[bi], view["query_x"][bi, li].unsqueeze(1), view["query_time"][bi, li].unsqueeze(1),
+                         view["query_band"][bi, li].unsqueeze(1)).reshape(-1)
+        return torch.zeros(view["hidden"].shape, dtype=pred.dtype, device=pred.device).index_put((bi, li), pred)
 
     def encoder_state_dict(self) -> dict[str, Tensor]:
         """The encoder's weights (what ``checkpoints/encoder.ckpt`` of a pretraining run holds)."""
