@@ -68,8 +68,8 @@ def main() -> None:
     ns = ap.parse_args()
     out = Path(ns.out).resolve() / time.strftime("%Y%m%d-%H%M%S")
     datasets = ["embedded", "rrlyrae"] if ns.data == "both" else [ns.data]
-    common = ["model=temporal_gnn", "dataset=lightcurves", "save_plots=false", "save_predictions=false",
-              "trainer.enable_model_summary=false", *ns.extra]
+    common = ["model=temporal_gnn", "dataset=lightcurves", "save_plots=false", "trainer.enable_model_summary=false",
+              *ns.extra]
     rows = []
     for name in datasets:
         for s in ns.seeds:
@@ -77,7 +77,8 @@ def main() -> None:
             d = out / name / f"seed{s}"
             pre = astrolab(["pretrain", *base, f"trainer.max_epochs={ns.pretrain_epochs}",
                             f"task.mask_ratio={ns.mask_ratio}", f"hydra.run.dir={d / 'pretrain'}"])
-            train = [*base, f"dataset.label_fraction={ns.label_fraction}", f"trainer.max_epochs={ns.epochs}"]
+            train = [*base, f"dataset.label_fraction={ns.label_fraction}", f"trainer.max_epochs={ns.epochs}",
+                     "save_predictions=false"]
             scratch = astrolab(["train", *train, f"hydra.run.dir={d / 'scratch'}"])
             fine = astrolab(["train", *train, f"model.pretrained={pre['encoder_checkpoint']}",
                              *(["model.freeze_encoder=true"] if ns.freeze else []), f"hydra.run.dir={d / 'finetune'}"])
