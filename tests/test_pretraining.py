@@ -123,6 +123,18 @@ def test_finetune_frozen_with_label_fraction_and_calibration(encoder_ckpt, tmp_p
     assert s["data"]["split_sizes"]["train"] < s["data"]["n_train_labels_all"]
     best = torch.load(s["best_checkpoint"], map_location="cpu", weights_only=True)
     assert best["astrolab"]["task_kwargs"]["temperature"] == pytest.approx(m["temperature"])
+    # astrolab predict applies the stored temperature: its probabilities are the run's test predictions'
+    from astropy.table import Table
+
+    from astrolab.training.session import predict_catalog
+
+    table, _ = predict_catalog(s["best_checkpoint"])
+    test = Table.read(tmp_path / "predictions_test.csv", format="ascii.csv")
+    row = {int(i): k for k, i in enumerate(table["id"])}
+    cols = [c for c in test.colnames if c.startswith("prob_")]
+    got = np.array([[table[c][row[int(i)]] for c in cols] for i in test["id"]], dtype=float)
+    want = np.array([[r[c] for c in cols] for r in test], dtype=float)
+    assert np.allclose(got, want, atol=2e-5)
     # frozen: the fine-tuned model's encoder is exactly the pretrained one
     pre = torch.load(enc, map_location="cpu", weights_only=True)["state_dict"]
     for k, v in pre.items():
