@@ -708,7 +708,7 @@ def pretrain(cfg: DictConfig) -> dict[str, Any]:
                 "pretrained_on": f"{sizes.get('train')} train + {sizes.get('val')} val light curves, no labels",
                 "val_metrics": metrics}
         torch.save({"astrolab": _plain(meta), "state_dict": model.encoder_state_dict()}, encoder_path)
-        plots = save_plots(cfg, run_dir, model, task, dm, None, trainer) if cfg.get("save_plots", True) else []
+        plots = save_plots(cfg, run_dir, model, task, None, None, trainer)  # learning curves (no predictions)
         summary = {
             "command": "pretrain",
             "model": choices.get("model"), "dataset": choices.get("dataset"), "task": choices.get("task"),
