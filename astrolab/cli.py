@@ -16,8 +16,7 @@ from astrolab.config import COMMANDS, GROUPS, conf_dir, group_choices, unknown_c
 
 DESCRIPTIONS = {
     "train": "fit a model, test the best checkpoint, write metrics/checkpoints/predictions",
-    "pretrain": "self-supervised pretraining of a light-curve encoder (masked reconstruction, no labels): "
-                "astrolab pretrain model=temporal_gnn dataset=lightcurves",
+    "pretrain": "pretrain a light-curve encoder without labels (masked reconstruction): writes encoder.ckpt",
     "evaluate": "test a trained model: astrolab evaluate ckpt_path=PATH [dataset.path=FILE]",
     "predict": "apply a trained model to a catalog: astrolab predict ckpt_path=PATH dataset.path=FILE",
     "hpo": "tune a model with Optuna (pruning, recycled models, resumable): astrolab hpo hpo=gat",
