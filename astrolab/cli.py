@@ -16,6 +16,7 @@ from astrolab.config import COMMANDS, GROUPS, conf_dir, group_choices, unknown_c
 
 DESCRIPTIONS = {
     "train": "fit a model, test the best checkpoint, write metrics/checkpoints/predictions",
+    "pretrain": "pretrain a light-curve encoder without labels (masked reconstruction): writes encoder.ckpt",
     "evaluate": "test a trained model: astrolab evaluate ckpt_path=PATH [dataset.path=FILE]",
     "predict": "apply a trained model to a catalog: astrolab predict ckpt_path=PATH dataset.path=FILE",
     "hpo": "tune a model with Optuna (pruning, recycled models, resumable): astrolab hpo hpo=gat",
@@ -49,6 +50,9 @@ def help_text() -> str:
         "  astrolab train model=gat dataset=gaia",
         "  astrolab train model=gat dataset=gaia dataset.path=my_query.fits trainer.max_epochs=50",
         "  astrolab train -m model=gcn,gat,sage seed=1,2,3",
+        "  astrolab pretrain model=temporal_gnn dataset=lightcurves      # writes checkpoints/encoder.ckpt",
+        "  astrolab train model=temporal_gnn dataset=lightcurves model.pretrained=outputs/pretrain/.../"
+        "checkpoints/encoder.ckpt dataset.label_fraction=0.1",
         "  astrolab evaluate ckpt_path=outputs/train/.../checkpoints/best.ckpt",
         "  astrolab predict ckpt_path=outputs/train/.../checkpoints/best.ckpt dataset.path=new_field.fits",
         "  astrolab train hydra.run.dir=outputs/train/... ckpt_path=last      # continue a killed run",
@@ -152,6 +156,12 @@ def _train_job(cfg):
     return _sweeper_value(_guarded(lambda: train(cfg), cfg, "train"))
 
 
+def _pretrain_job(cfg):
+    from astrolab.training.session import pretrain
+
+    return _guarded(lambda: pretrain(cfg), cfg, "pretrain")
+
+
 def _hpo_job(cfg):
     from astrolab.training.api import hpo_from_hydra
 
@@ -170,7 +180,7 @@ def _predict_job(cfg):
     return _guarded(lambda: predict(cfg), cfg, "predict")
 
 
-JOBS = {"train": _train_job, "evaluate": _evaluate_job, "hpo": _hpo_job, "predict": _predict_job}
+JOBS = {"train": _train_job, "pretrain": _pretrain_job, "evaluate": _evaluate_job, "hpo": _hpo_job, "predict": _predict_job}
 
 
 def _arg_value(args: list[str], key: str) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 GROUPS = ("model", "dataset", "task", "trainer", "hpo", "callbacks", "logger", "paths", "debug", "experiment",
           "optimizer", "scheduler", "augmentation")
 #: primary configs, one per command
-COMMANDS = ("train", "evaluate", "hpo", "predict")
+COMMANDS = ("train", "pretrain", "evaluate", "hpo", "predict")
 
 
 @lru_cache(maxsize=1)

@@ -327,7 +327,13 @@ class NativeRunner:
         from lightning.pytorch.callbacks import ModelSummary, ProgressBar
 
         from astrolab.training.build import build_callbacks, build_loggers, build_task, check_compatible, prepare_config
-        from astrolab.training.session import _quiet_lightning, checkpoint_meta, make_trainer
+        from astrolab.training.session import (
+            _quiet_lightning,
+            checkpoint_meta,
+            make_trainer,
+            read_pretrained,
+            use_pretrained,
+        )
 
         _quiet_lightning()
         prepare_config(cfg)
@@ -337,6 +343,9 @@ class NativeRunner:
         key, dm = self.data.get(cfg, task_cls)
         task = build_task(cfg, dm)
         model, recycled = self.pool.get(cfg, task, dm.num_features, key, int(cfg.seed))
+        encoder = read_pretrained(cfg)  # model.pretrained: every trial starts from the pretrained encoder
+        if encoder is not None:
+            use_pretrained(encoder, cfg, model, dm)
         model.astrolab_meta = checkpoint_meta(cfg, {"model": str(cfg.model._target_).rsplit(".", 1)[-1]}, dm,
                                               model.task)
         monitor = str(self.hpo.get("metric") or model.monitor) if self.cfg is not None else model.monitor

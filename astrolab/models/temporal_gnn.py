@@ -50,16 +50,20 @@ class AstroTemporalGNN(AstroBaseModel):
         graph: ``none`` or ``knn`` (message passing over the data module's kNN graph of objects).
         conv_type, graph_layers: the graph part (:class:`ModernGraphEncoder`).
         num_bands: band embedding table size (the data module allows at most 16 bands).
+        pretrained: an encoder checkpoint of ``astrolab pretrain`` (``checkpoints/encoder.ckpt``); the run
+            session loads it into ``encoder`` before fine-tuning (:meth:`load_encoder_state`).
+        freeze_encoder: keep the pretrained encoder's weights fixed (only the head and graph part train).
     """
 
     default_task = "time_series_classification"
-    supported_tasks = ("time_series_classification", "forecasting")
+    supported_tasks = ("time_series_classification", "forecasting", "masked_reconstruction")
     data_kinds = ("sequence",)
 
     def __init__(self, task: Any = None, num_features: int | None = None, num_classes: int | None = None,
                  cell: str = "gru", hidden_dim: int = 64, num_layers: int = 2, heads: int = 4,
                  dropout: float = 0.1, bidirectional: bool = False, graph: str = "none", conv_type: str = "sage",
-                 graph_layers: int = 1, num_bands: int = 16, **kwargs: Any) -> None:
+                 graph_layers: int = 1, num_bands: int = 16, pretrained: str | None = None,
+                 freeze_encoder: bool = False, **kwargs: Any) -> None:
         if graph not in ("none", "knn"):
             from astrolab.errors import ConfigError
 
@@ -67,7 +71,8 @@ class AstroTemporalGNN(AstroBaseModel):
         super().__init__(task=task, num_features=num_features, num_classes=num_classes, cell=cell,
                          hidden_dim=hidden_dim, num_layers=num_layers, heads=heads, dropout=dropout,
                          bidirectional=bidirectional, graph=graph, conv_type=conv_type,
-                         graph_layers=graph_layers, num_bands=num_bands, **kwargs)
+                         graph_layers=graph_layers, num_bands=num_bands, pretrained=pretrained,
+                         freeze_encoder=freeze_encoder, **kwargs)
 
     def configure_models(self) -> None:
         hp = self.hparams
@@ -78,6 +83,8 @@ class AstroTemporalGNN(AstroBaseModel):
                               if hp.graph == "knn" else None)
         if self.task.name == "forecasting":
             self.head = ForecastHead(hp.hidden_dim, 3, hp.num_bands, hp.dropout)
+        elif self.task.kind == "reconstruction":
+            self._configure_reconstruction()
         else:
             self.head = create_output_head(self.task, hp.hidden_dim, dropout=hp.dropout)
 
@@ -97,8 +104,56 @@ class AstroTemporalGNN(AstroBaseModel):
         return max(int(target.shape[0]), 1)
 
     def forward(self, batch) -> Tensor:
+        if self.task.kind == "reconstruction":
+            return self._reconstruct(batch)
         z = self.encode(batch)
         if self.task.name == "forecasting":
             q = batch["queries"]
             return self.head(z, q["x"], q["time"], q["band"])
         return self.head(z)
+
+    # -- self-supervised pretraining (astrolab pretrain) and fine-tuning from it ------------------------
+    #: the part of the network an encoder checkpoint holds
+    pretrained_module = "encoder"
+
+    def _configure_reconstruction(self) -> None:
+        """Masked reconstruction: the head predicts a hidden epoch's magnitude from the object embedding
+        and the epoch's time, band and (magnitude-free) features."""
+        if self.hparams.graph != "none":
+            from astrolab.errors import ConfigError
+
+            raise ConfigError("astrolab pretrain trains the light-curve encoder alone: use model.graph=none "
+                              "(fine-tune with model.graph=knn model.pretrained=<encoder.ckpt>)")
+        self.head = ForecastHead(self.hparams.hidden_dim, self.num_features, self.hparams.num_bands,
+                                 self.hparams.dropout)
+
+    def _reconstruct(self, batch) -> Tensor:
+        """``[B, L]`` predicted (standardised) magnitude feature at every original epoch (the task scores
+        the hidden ones); the encoder sees only the visible epochs."""
+        view = self.task.mask_batch(batch, "train" if self.training else "eval")
+        z = self.encoder(view["x"], view["time"], view["band"], view["mask"])
+        bi, li = view["hidden"].nonzero(as_tuple=True)  # the head runs on the hidden epochs only
+        pred = self.head(z[bi], view["query_x"][bi, li].unsqueeze(1), view["query_time"][bi, li].unsqueeze(1),
+                         view["query_band"][bi, li].unsqueeze(1)).reshape(-1)
+        return torch.zeros(view["hidden"].shape, dtype=pred.dtype, device=pred.device).index_put((bi, li), pred)
+
+    def encoder_state_dict(self) -> dict[str, Tensor]:
+        """The encoder's weights (what ``checkpoints/encoder.ckpt`` of a pretraining run holds)."""
+        return {k: v.detach().cpu() for k, v in self.encoder.state_dict().items()}
+
+    def encoder_signature(self) -> dict[str, Any]:
+        """What an encoder checkpoint must match to load into this model."""
+        hp = self.hparams
+        return {"family": type(self).__name__, "num_features": int(self.num_features), "cell": hp.cell,
+                "hidden_dim": int(hp.hidden_dim), "num_layers": int(hp.num_layers),
+                "heads": int(hp.heads) if hp.cell == "transformer" else None,  # no weight shape otherwise
+                "bidirectional": bool(hp.bidirectional) if hp.cell != "transformer" else None,
+                "num_bands": int(hp.num_bands)}
+
+    def load_encoder_state(self, state: dict[str, Tensor], freeze: bool = False) -> None:
+        """Load pretrained encoder weights (strict: every key and shape must match); ``freeze`` turns their
+        gradients off (the optimizer only gets trainable parameters)."""
+        self.encoder.load_state_dict(state, strict=True)
+        if freeze:
+            for p in self.encoder.parameters():
+                p.requires_grad_(False)

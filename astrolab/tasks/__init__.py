@@ -14,9 +14,10 @@ from astrolab.tasks.classification import ClassificationTask
 from astrolab.tasks.cosmic_web import FilamentDetection
 from astrolab.tasks.graph import AnomalyDetection
 from astrolab.tasks.objects import ObjectClassification, PhotoZ
+from astrolab.tasks.pretraining import MaskedReconstruction
 from astrolab.tasks.point import PointRegistration, PointSegmentation
 from astrolab.tasks.regression import RegressionTask
 from astrolab.tasks.temporal import Forecasting
 
 __all__ = ["Task", "ClassificationTask", "RegressionTask", "AnomalyDetection", "Forecasting",
-           "ObjectClassification", "PhotoZ", "PointSegmentation", "PointRegistration", "FilamentDetection"]
+           "ObjectClassification", "PhotoZ", "MaskedReconstruction", "PointSegmentation", "PointRegistration", "FilamentDetection"]

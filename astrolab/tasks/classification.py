@@ -25,6 +25,10 @@ class ClassificationTask(Task):
         loss: ``ce`` (cross-entropy) or ``focal`` (down-weights easy examples; rare classes dominate).
         focal_gamma: focusing parameter of the focal loss.
         class_counts: training-split count per class (from the data module; for reports).
+        calibrate: fit a temperature on the validation split after training (temperature scaling, Guo et
+            al. 2017) and apply it to the test and predicted probabilities (``task.calibrate=true``).
+        temperature: the fitted temperature (saved in checkpoints; 1: probabilities as the network gives
+            them). Labels and accuracy never change with it.
         name, level, target_key, mask_key, data_target: see :class:`~astrolab.tasks.base.Task`.
     """
 
@@ -42,6 +46,8 @@ class ClassificationTask(Task):
         loss: str = "ce",
         focal_gamma: float = 2.0,
         class_counts: Sequence[int] | None = None,
+        calibrate: bool = False,
+        temperature: float = 1.0,
         **contract: Any,
     ) -> None:
         if isinstance(class_weights, str):  # "auto"/"none" not resolved by a data module
@@ -60,6 +66,8 @@ class ClassificationTask(Task):
             raise ConfigError(f"unknown classification loss '{loss}'; use task.loss=ce or task.loss=focal")
         self.loss = loss
         self.focal_gamma = float(focal_gamma)
+        self.calibrate = bool(calibrate)
+        self.temperature = float(temperature)
         if loss != "ce":
             self.options.update(loss=loss, focal_gamma=self.focal_gamma)
 
@@ -81,6 +89,8 @@ class ClassificationTask(Task):
         n = self.num_classes
         return MetricCollection({
             "acc": MulticlassAccuracy(num_classes=n, average="micro"),
+            # mean per-class recall = balanced accuracy (imbalanced classes)
+            "balanced_acc": MulticlassAccuracy(num_classes=n, average="macro"),
             "f1_macro": MulticlassF1Score(num_classes=n, average="macro"),
             "auroc": MulticlassAUROC(num_classes=n, average="macro"),
         })
@@ -93,6 +103,6 @@ class ClassificationTask(Task):
         return logits
 
     def predict(self, output: Tensor) -> dict[str, Tensor]:
-        prob = torch.softmax(output.float(), dim=-1)
+        prob = torch.softmax(output.float() / self.temperature, dim=-1)
         return {"label": prob.argmax(-1), "prob": prob}
 

@@ -31,11 +31,14 @@ class AnalysisPipeline:
         """Compose the config, read the catalog, build features/graph and the model sized from the data."""
         from astrolab.hpo.runner import compose
         from astrolab.training.build import check_compatible
-        from astrolab.training.session import build_run, checkpoint_meta
+        from astrolab.training.session import build_run, checkpoint_meta, read_pretrained, use_pretrained
 
         self.cfg = compose("train", [*self.overrides, "paths.run_dir=unused"])
         _, _, task_cls = check_compatible(self.cfg)
+        encoder = read_pretrained(self.cfg)
         self.datamodule, self.task, self.model = build_run(self.cfg, task_cls, "fit")
+        if encoder is not None:  # model.pretrained=<encoder.ckpt of astrolab pretrain>
+            use_pretrained(encoder, self.cfg, self.model, self.datamodule)
         self.model.astrolab_meta = checkpoint_meta(self.cfg, {}, self.datamodule, self.task)
         return self
 

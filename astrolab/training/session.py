@@ -331,6 +331,7 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
                       int(state.get("global_step", 0)))
     run_dir = rundir.acquire(run_dir, allow_results=resume_from is not None)
     try:
+        encoder = read_pretrained(cfg) if resume_from is None else None
         choices = _choices(cfg)
         if resume_from is not None:
             choices = dict(state["astrolab"].get("choices") or choices)
@@ -342,6 +343,8 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
         # initialise exactly as an HPO trial does (astrolab.hpo.recycling), so best_config.yaml reproduces it
         L.seed_everything(int(cfg.seed), workers=True, verbose=False)
         model.reset_parameters()
+        if encoder is not None:
+            use_pretrained(encoder, cfg, model, dm)
         t_data = time.perf_counter() - t0
 
         if resume_from is None:
@@ -371,8 +374,14 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
         metrics.update(baseline_metrics(dm, task))
         if not trainer.is_global_zero:
             return ({}, model) if return_model else {}
+        if getattr(task, "calibrate", False):
+            metrics.update(temperature_scaling(trainer, model, dm, task, [best, run_dir / "checkpoints" / "last.ckpt"]))
         table = _write_split_predictions(cfg, run_dir, trainer, model, dm, task)
         plots = save_plots(cfg, run_dir, model, task, dm, table, trainer)
+        if getattr(task, "calibrate", False) and table is not None:
+            metrics.update(_calibration(table, task, run_dir, cfg))
+            if (run_dir / "reliability.png").exists():
+                plots.append("reliability.png")
         last = run_dir / "checkpoints" / "last.ckpt"
         summary = {
             "command": "train",
@@ -542,6 +551,191 @@ def _calibration(table, task, run_dir: Path, cfg: DictConfig) -> dict[str, float
         except Exception as exc:  # plots never fail a run
             log.warning("reliability diagram skipped: %s", exc)
     return {"test/ece": float(ece)}
+
+
+def temperature_scaling(trainer, model, dm, task, checkpoints: list) -> dict[str, float]:
+    """``task.calibrate=true``: the temperature minimising the validation split's NLL (L-BFGS), set on the
+    task (test and predicted probabilities use it) and written into the run's checkpoints (``task_kwargs``),
+    with the test split's ECE before it (``test/ece_uncalibrated``) and the validation NLL before and
+    after; ``test/ece`` (after) is computed from the written test predictions."""
+    import numpy as np
+
+    from astrolab.tasks.calibration import expected_calibration_error, fit_temperature, nll
+
+    task.temperature = 1.0
+    tables = {s: split_predictions(trainer, model, dm, task, s) for s in ("val", "test")}
+
+    def logp_y(table):
+        names = list(task.class_names)
+        if table is None or len(table) == 0 or "true" not in table.colnames:
+            return None, None
+        lookup = {n: i for i, n in enumerate(names)}
+        y = np.array([lookup.get(str(t), -1) for t in table["true"]])
+        prob = np.stack([np.asarray(table[f"prob_{n}"], dtype=np.float64) for n in names], 1)[y >= 0]
+        return np.log(np.clip(prob, 1e-30, None)), y[y >= 0]
+
+    zv, yv = logp_y(tables["val"])
+    if zv is None or len(yv) == 0:
+        log.warning("task.calibrate=true: no labelled validation objects to fit a temperature on; skipped")
+        return {}
+    temperature = fit_temperature(zv, yv)
+    out = {"temperature": temperature, "val/nll_uncalibrated": nll(zv, yv), "val/nll": nll(zv, yv, temperature)}
+    zt, yt = logp_y(tables["test"])
+    if zt is not None and len(yt):
+        out["test/ece_uncalibrated"] = expected_calibration_error(np.exp(zt), yt)
+    task.temperature = temperature
+    model.astrolab_meta.setdefault("task_kwargs", {})["temperature"] = temperature
+    _store_in_checkpoints(checkpoints, model.astrolab_meta)
+    log.info("temperature scaling on the validation split: T = %.3f (val NLL %.4f -> %.4f)", temperature,
+             out["val/nll_uncalibrated"], out["val/nll"])
+    return out
+
+
+def _store_in_checkpoints(paths: list, meta: dict[str, Any]) -> None:
+    """Rewrite the astrolab metadata of finished checkpoints (e.g. the fitted temperature)."""
+    import torch
+
+    for p in paths:
+        if not p or not Path(p).is_file():
+            continue
+        state = torch.load(p, map_location="cpu", weights_only=True)
+        state["astrolab"] = _plain(meta)
+        tmp = Path(p).with_name(f".{Path(p).name}.tmp")
+        torch.save(state, tmp)
+        tmp.replace(p)
+
+
+# -- self-supervised pretraining and fine-tuning from it ----------------------------------------------
+ENCODER_CHECKPOINT = "encoder.ckpt"
+
+
+def read_pretrained(cfg: DictConfig) -> dict[str, Any] | None:
+    """The encoder checkpoint ``model.pretrained`` names (``None`` when unset); one line when it is missing
+    or not an encoder checkpoint of ``astrolab pretrain``."""
+    path = cfg.get("model", {}).get("pretrained") if cfg.get("model") is not None else None
+    if path in (None, "", "null", "None"):
+        return None
+    p = Path(str(path)).expanduser()
+    fix = "pass the encoder checkpoint of a pretraining run: model.pretrained=<run dir>/checkpoints/encoder.ckpt"
+    if not p.is_file():
+        raise CheckpointError(f"model.pretrained={path}: {'a folder' if p.is_dir() else 'file not found'}; {fix}")
+    try:
+        state = load_checkpoint(p)
+    except CheckpointError as exc:
+        raise CheckpointError(f"model.pretrained={path}: {str(exc).splitlines()[0]}") from exc
+    if (state["astrolab"] or {}).get("kind") != "encoder":
+        raise CheckpointError(f"model.pretrained={path} is not an encoder checkpoint (a training checkpoint?); {fix}")
+    return state
+
+
+def use_pretrained(state: dict[str, Any], cfg: DictConfig, model, dm) -> None:
+    """Load the encoder of ``state`` into ``model`` (after its initialisation, before training): same model
+    family, architecture and input features, else one line naming ``model.pretrained``."""
+    path = cfg.model.pretrained
+    meta = state["astrolab"]
+    if not callable(getattr(model, "load_encoder_state", None)):
+        raise ConfigError(f"model.pretrained={path}: {type(model).__name__} cannot start from a pretrained "
+                          "encoder (model=temporal_gnn can); remove model.pretrained")
+    want, got = model.encoder_signature(), dict(meta.get("signature") or {})
+    if got.get("family") != want["family"]:
+        raise CheckpointError(f"model.pretrained={path} holds a {got.get('family')} encoder, not {want['family']}; "
+                              "fine-tune with the model family it was pretrained with")
+    feats = list(meta.get("feature_names") or [])
+    if feats and feats != list(dm.feature_names):
+        raise CheckpointError(f"model.pretrained={path} was pretrained on the features {feats}, this data gives "
+                              f"{list(dm.feature_names)}; use the pretraining run's dataset settings (e.g. the same "
+                              "dataset.periodogram=)")
+    diff = [k for k in want if k != "family" and got.get(k) != want[k]]
+    if diff:
+        shown = ", ".join(f"model.{k}={got.get(k)}" for k in diff if k != "num_features")
+        raise CheckpointError(f"model.pretrained={path} does not fit this model (shape mismatch: "
+                              + ", ".join(f"{k} {got.get(k)} vs {want[k]}" for k in diff)
+                              + f"); use the pretraining run's settings{': ' + shown if shown else ''}")
+    try:
+        model.load_encoder_state(state["state_dict"], freeze=bool(cfg.model.get("freeze_encoder", False)))
+    except RuntimeError as exc:
+        raise CheckpointError(f"model.pretrained={path} does not fit this model: {str(exc).splitlines()[0][:200]}") from exc
+    log.info("encoder initialised from %s (pretrained %s)%s", path, meta.get("pretrained_on", "?"),
+             "; frozen" if cfg.model.get("freeze_encoder") else "")
+
+
+def pretrain(cfg: DictConfig) -> dict[str, Any]:
+    """``astrolab pretrain``: fit a model on a self-supervised task (``task=masked_reconstruction``) and
+    write its encoder to ``<run dir>/checkpoints/encoder.ckpt`` (plus the usual best/last checkpoints,
+    metrics.csv and summary.json). No labels are used; the split's test objects are never seen."""
+    import lightning as L
+    import torch
+
+    quiet_lightning()
+    prepare_config(cfg)
+    t_start = time.perf_counter()
+    run_dir = rundir.acquire(Path(cfg.paths.run_dir), what="pretrain")
+    try:
+        choices = _choices(cfg)
+        _, _, task_cls = check_compatible(cfg, choices)
+        if task_cls.kind != "reconstruction":
+            raise ConfigError(f"astrolab pretrain needs a self-supervised task: task=masked_reconstruction "
+                              f"(not task={choices.get('task')})")
+        L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+        t0 = time.perf_counter()
+        dm, task, model = build_run(cfg, task_cls, "fit")
+        L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+        model.reset_parameters()
+        t_data = time.perf_counter() - t0
+        OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+        model.astrolab_meta = checkpoint_meta(cfg, choices, dm, task)
+        trainer = make_trainer(cfg, run_dir, build_callbacks(cfg, model), build_loggers(cfg))
+        t0 = time.perf_counter()
+        try:
+            trainer.fit(model, datamodule=dm)
+        except SystemExit as exc:
+            if getattr(trainer, "interrupted", False):
+                raise RunInterrupted(f"interrupted; nothing kept to continue in {run_dir}") from exc
+            raise
+        if getattr(trainer, "interrupted", False):
+            raise RunInterrupted(f"interrupted; pretraining in {run_dir} stopped before its encoder was written")
+        t_fit = time.perf_counter() - t0
+        ckpt_cb = trainer.checkpoint_callback
+        best = getattr(ckpt_cb, "best_model_path", "") if ckpt_cb is not None else ""
+        if best:
+            model.load_state_dict(load_checkpoint(best)["state_dict"])
+        metrics = _scalar_metrics(trainer.validate(model, datamodule=dm, verbose=False))
+        if not trainer.is_global_zero:
+            return {}
+        encoder_path = run_dir / "checkpoints" / ENCODER_CHECKPOINT
+        encoder_path.parent.mkdir(parents=True, exist_ok=True)
+        sizes = dm.describe().get("split_sizes", {})
+        meta = {**model.astrolab_meta, "kind": "encoder", "signature": model.encoder_signature(),
+                "feature_names": list(dm.feature_names), "bands": list(getattr(dm, "band_names", []) or []),
+                "pretrained_on": f"{sizes.get('train')} train + {sizes.get('val')} val light curves, no labels",
+                "val_metrics": metrics}
+        torch.save({"astrolab": _plain(meta), "state_dict": model.encoder_state_dict()}, encoder_path)
+        plots = save_plots(cfg, run_dir, model, task, None, None, trainer)  # learning curves (no predictions)
+        summary = {
+            "command": "pretrain",
+            "model": choices.get("model"), "dataset": choices.get("dataset"), "task": choices.get("task"),
+            "metrics": metrics,
+            "monitor": {"metric": model.monitor, "mode": model.mode,
+                        "best": float(ckpt_cb.best_model_score) if ckpt_cb is not None and
+                        ckpt_cb.best_model_score is not None else None},
+            "encoder_checkpoint": str(encoder_path.resolve()),
+            "best_checkpoint": str(Path(best).resolve()) if best else None,
+            "epochs": int(trainer.current_epoch),
+            "data": dm.describe(),
+            "objects_used": {"train": sizes.get("train"), "val": sizes.get("val"), "test": 0},
+            "seconds": {"data": round(t_data, 3), "fit": round(t_fit, 3),
+                        "total": round(time.perf_counter() - t_start, 3)},
+            "run_dir": str(run_dir), "plots": plots, "astrolab_version": __version__,
+        }
+        write_json(run_dir / "summary.json", summary)
+        report(f"pretraining — model={summary['model']} dataset={summary['dataset']} task={summary['task']}",
+               metrics, run_dir, {"encoder checkpoint": summary["encoder_checkpoint"]})
+        return summary
+    except AstrolabError:
+        rundir.discard_if_empty(run_dir)
+        raise
+    finally:
+        rundir.release(run_dir)
 
 
 def _progress_callbacks() -> list:

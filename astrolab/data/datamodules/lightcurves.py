@@ -95,6 +95,10 @@ class LightCurveDataModule(AstroDataModule):
         graph: ``{"type": none|knn, "k": 8, "space": summary|sky}`` — kNN graph of objects; a batch then
             holds its objects plus their graph neighbours (``objects.seed`` marks the predicted ones).
         batch_size, num_workers: loaders.
+        label_fraction: train on this stratified, seeded (``split.seed``) fraction of the training split's
+            labelled objects (at least one per class); the other training objects are left out of training
+            (their light curves still count in the feature standardisation, which needs no labels); val and
+            test are unchanged. ``None``: all training labels.
         split, class_weights, task_kind, cache_dir, use_cache, fixed, evaluate_all: as in the other data
             modules.
     """
@@ -102,7 +106,9 @@ class LightCurveDataModule(AstroDataModule):
     data_kind = "sequence"
     batch_keys = {"target": ("objects", "y"), "mask": ("objects", "seed"), "id": ("objects", "id")}
     batch_keys_by_target = {"classification": {},
-                            "forecasting": {"target": ("queries", "target"), "mask": ("queries", "mask")}}
+                            "forecasting": {"target": ("queries", "target"), "mask": ("queries", "mask")},
+                            # masked reconstruction (astrolab pretrain): the per-epoch features themselves
+                            "reconstruction": {"target": ("sequence", "x")}}
 
     def __init__(self, path: str | None = None, objects: str | None = None, target: str | None = "class",
                  columns: dict[str, str | None] | None = None, n_objects: int = 1600,
@@ -112,6 +118,7 @@ class LightCurveDataModule(AstroDataModule):
                  period_search: dict[str, float] | None = None, period_column: str | None = "period",
                  forecast: dict[str, Any] | None = None, graph: dict[str, Any] | None = None,
                  batch_size: int = 64, num_workers: int = 0, split: dict[str, Any] | None = None,
+                 label_fraction: float | None = None,
                  class_weights: str = "auto", task_kind: str = "classification", cache_dir: str | None = None,
                  use_cache: bool = True, fixed: dict[str, Any] | None = None, evaluate_all: bool = False,
                  predict_all: bool = False) -> None:
@@ -138,9 +145,10 @@ class LightCurveDataModule(AstroDataModule):
         self.batch_size, self.num_workers = int(batch_size), int(num_workers)
         self.split_cfg = {"val": 0.15, "test": 0.15, "seed": 0, **dict(split or {})}
         self.class_weights_mode = class_weights
-        if task_kind not in ("classification", "forecasting"):
-            raise ConfigError(f"dataset=lightcurves supports task=time_series_classification or "
-                              f"task=forecasting, not a '{task_kind}' task")
+        if task_kind not in ("classification", "forecasting", "reconstruction"):
+            raise ConfigError(f"dataset=lightcurves supports task=time_series_classification, "
+                              f"task=forecasting or astrolab pretrain, not a '{task_kind}' task")
+        self.label_fraction = _label_fraction(label_fraction)
         self.task_kind = task_kind
         self.use_target_keys(task_kind)
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
@@ -202,13 +210,15 @@ class LightCurveDataModule(AstroDataModule):
         ra = dec = None
         given_obj = None
         if ob_path is not None:
-            want_target = self.target if self.task_kind == "classification" else None
+            labelled = self.task_kind == "classification" or (self.task_kind == "reconstruction"
+                                                               and self.target is not None)
+            want_target = self.target if labelled else None
             ob = read_objects(ob_path, self.columns, want_target, extra=("ra", "dec")
                               + ((self.period_column,) if self.period_column else ()),
                               split_column=self.split_cfg.get("column"))
             meta["info"]["objects"] = str(ob_path)
             meta["info"]["objects_checksum"] = ob["checksum"]
-            if self.task_kind == "classification" and self.target in {
+            if labelled and self.target in {
                     self.columns.get(c) or c for c in ("mjd", "mag", "mag_err", "band")}:
                 raise ConfigError(f"dataset.target={self.target} is an input column; pick a label column")
             pos = {int(i): k for k, i in enumerate(ob["ids"])}
@@ -220,7 +230,7 @@ class LightCurveDataModule(AstroDataModule):
             if no_lc:
                 log.info("%d objects of the object table have no usable light curve", no_lc)
             meta["info"]["n_objects_without_table_row"] = missing
-            if self.task_kind == "classification":
+            if labelled:
                 raw = np.asarray(ob["target"])
                 raw_obj = np.where(rows >= 0, raw[np.clip(rows, 0, None)], "" if raw.dtype.kind in "US" else np.nan)
                 codes, names, ok = encode_labels(raw_obj, self.fixed.get("class_names"), self.target)
@@ -335,9 +345,11 @@ class LightCurveDataModule(AstroDataModule):
                                 y if self.task_kind == "classification" else None, self.split_cfg["val"],
                                 int(self.split_cfg["seed"]), eligible, meta.get("class_names"))
         else:
-            strat = y if self.task_kind == "classification" else None
+            strat = y if self.task_kind == "classification" or "class_names" in meta else None
             masks = split_masks(n_obj, strat, self.split_cfg["val"], self.split_cfg["test"],
                                 int(self.split_cfg["seed"]), eligible)
+        if self.task_kind == "reconstruction":
+            masks = _pretraining_masks(masks, eligible)
         objects = {"y": torch.from_numpy(y), "id": torch.from_numpy(ids.astype(np.int64)),
                    "ctx_start": torch.from_numpy(np.r_[0, np.cumsum(ctx_counts)[:-1]].astype(np.int64)),
                    "ctx_len": torch.from_numpy(ctx_counts.astype(np.int64)),
@@ -438,8 +450,11 @@ class LightCurveDataModule(AstroDataModule):
             self.target_stats = self.fixed.get("target_stats") or {
                 "mean": 0.0, "std": float(dq.std().clamp(min=1e-3)) if len(dq) > 1 else 1.0}
             self.class_weights = None
+        elif self.task_kind == "reconstruction":
+            self.query_scaler, self.class_weights = None, None
         else:
             self.query_scaler = None
+            self._use_label_fraction(objs)
             y = objs["y"]
             counts = torch.bincount(y[train].clamp(min=0), minlength=len(self.class_names)).double()
             weights = counts.sum() / (len(counts) * counts.clamp(min=1))
@@ -501,6 +516,31 @@ class LightCurveDataModule(AstroDataModule):
     def target_label(self) -> str:
         return "dmag"
 
+    def task_kwargs(self) -> dict[str, Any]:
+        """Masked reconstruction (astrolab pretrain): which feature is reconstructed, which is the time
+        step, and their standardisation; else as every data module."""
+        if self.task_kind != "reconstruction":
+            return super().task_kwargs()
+        names, sc = self.feature_names, self.scaler
+        i, j = names.index("dmag"), names.index("log_dt")
+        return {"target_feature": i, "target_scale": [float(sc["mean"][i]), float(sc["std"][i])],
+                "dt_feature": j, "dt_scale": [float(sc["mean"][j]), float(sc["std"][j])]}
+
+    def _use_label_fraction(self, objs) -> None:
+        """``label_fraction``: keep a stratified, seeded fraction of the training split's labels."""
+        self.n_train_labels_all = int(objs["train_mask"].sum())
+        if self.label_fraction is None or self.fixed.get("scaler") is not None:
+            return
+        train = objs["train_mask"].numpy().copy()
+        y = objs["y"].numpy()
+        keep = stratified_subset(np.flatnonzero(train), y[train], self.label_fraction, int(self.split_cfg["seed"]))
+        new = np.zeros_like(train)
+        new[keep] = True
+        objs["train_mask"] = torch.from_numpy(new)
+        log.info("dataset.label_fraction=%g: training on %d of the %d labelled training objects (stratified, "
+                 "seed %d); val and test unchanged", self.label_fraction, len(keep), int(train.sum()),
+                 int(self.split_cfg["seed"]))
+
     def preprocessing(self) -> dict[str, Any]:
         out: dict[str, Any] = {"scaler": self.scaler, "feature_names": self.feature_names,
                                "class_names": self.class_names, "bands": self.band_names,
@@ -533,6 +573,9 @@ class LightCurveDataModule(AstroDataModule):
                "max_length": self.max_length, "n_truncated": info.get("n_truncated", 0),
                "periodogram": self.periodogram, "graph": self.graph_cfg if self.neighbours is not None else None,
                "split_sizes": {s: int(objs[f"{s}_mask"].sum()) for s in ("train", "val", "test")}}
+        if self.label_fraction is not None:
+            out["label_fraction"] = self.label_fraction
+            out["n_train_labels_all"] = getattr(self, "n_train_labels_all", None)
         if "queries" in self.td.keys():
             out["n_queries"] = {s: int(len(self.targets(s))) for s in ("train", "val", "test")}
         return out
@@ -695,6 +738,39 @@ class LengthBucketSampler:
             batches = [batches[i] for i in torch.randperm(len(batches), generator=self.generator)]
         for b in batches:
             yield b.tolist()
+
+
+def _label_fraction(value: Any) -> float | None:
+    if value in (None, "", "null", "None"):
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        f = float("nan")
+    if not 0.0 < f <= 1.0:
+        raise ConfigError(f"dataset.label_fraction={value} must be a fraction in (0, 1], e.g. "
+                          "dataset.label_fraction=0.1 (null: every training label)")
+    return None if f == 1.0 else f
+
+
+def stratified_subset(index: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """``round(fraction * n_c)`` (at least 1) of the rows ``index`` of each class ``c``, drawn with
+    ``seed``; sorted. Classes are drawn in code order, so the subset depends only on the seed."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in np.unique(labels):
+        rows = index[labels == c]
+        k = min(len(rows), max(1, int(round(fraction * len(rows)))))
+        out.append(rng.permutation(rows)[:k])
+    return np.sort(np.concatenate(out)) if out else index[:0]
+
+
+def _pretraining_masks(masks: dict[str, np.ndarray], eligible: np.ndarray) -> dict[str, np.ndarray]:
+    """Masked reconstruction: the split's train and val objects as they are (labels unused) and the objects
+    without a label in train too; the split's test objects are never pretrained on."""
+    out = {k: v.copy() for k, v in masks.items()}
+    out["train"] |= ~eligible & ~out["val"] & ~out["test"]
+    return out
 
 
 def _expand(lengths: torch.Tensor) -> torch.Tensor:
