@@ -90,4 +90,5 @@ class GaiaDataModule(NodeGraphDataModule):
             info["removed_rows"] = [[r, why] for r, why in sorted(table.removed.items())]
         return NodeTable(features=table.features, feature_names=table.feature_names, target=raw_target,
                          ids=table.ids, rows=table.rows.astype(np.int64), graph_points=points, info=info,
-                         given_split=None if not split_col else catalog.column(split_col)[table.rows])
+                         given_split=None if not split_col else catalog.column(split_col)[table.rows],
+                         sky=np.column_stack([table.columns["ra"], table.columns["dec"]]))

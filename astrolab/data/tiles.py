@@ -1,0 +1,177 @@
+"""Sky tiles of a node graph: HEALPix cores with an exact k-hop margin, for mini-batch training.
+
+A tile is one HEALPix pixel (``nested`` order, astropy-healpix): its *core* nodes are the stars whose
+(ra, dec) fall in the pixel, so every node is a core node of exactly one tile. The tile's subgraph is the
+subgraph induced on every node within ``hops`` graph hops of a core node (the *margin*). A message-passing
+model with ``L`` layers computes a node's output from its ``L``-hop neighbourhood only, so with
+``hops >= L`` the core nodes' outputs on the tile equal their outputs on the whole graph (GCN's symmetric
+normalisation also reads the degree of the outermost sources: it needs ``L + 1``; the model says how
+many it needs, see ``AstroNodeGNN.tiling_hints``). Loss and metrics count core nodes only.
+
+The margin is measured in graph hops, not in degrees on the sky, because the kNN graph is built in a
+feature space (astrometry, proper motions) where a neighbour can sit far away on the sky; a hop margin is
+exact whatever the graph space. Written here with NumPy (a CSR walk) because PyG's ``k_hop_subgraph``
+needs the whole graph as tensors in memory, and the edges here may be a memory-mapped file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: bytes of the graph arrays per node (float64 features counted separately) and per edge (int64 pair)
+NODE_BYTES, EDGE_BYTES = 48, 16
+#: default activation floats kept for the backward pass when the model gives no hint
+DEFAULT_FLOATS = {"node": 64 * 3 * 8, "edge": 64 * 3 * 2}
+
+
+def default_memory_budget_gb(fraction: float = 0.25) -> float:
+    """A quarter of the memory available now (``MemAvailable`` in /proc/meminfo, else free pages from
+    ``os.sysconf``; 4 GiB when neither can be read)."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            avail = 16 * 2**30
+    return round(fraction * avail / 2**30, 2)
+
+
+def graph_bytes(n: int, e: int, n_features: int) -> int:
+    """Bytes of the prepared graph arrays (float64 raw features, labels, masks, ids; int64 edge pairs)."""
+    return int(n * (NODE_BYTES + 8 * n_features) + e * EDGE_BYTES)
+
+
+def activation_bytes(n: int, e: int, floats: dict | None = None) -> int:
+    """Bytes of a forward + backward pass over ``n`` nodes and ``e`` edges (float32 activations)."""
+    f = {**DEFAULT_FLOATS, **(floats or {})}
+    return int(4 * (n * f["node"] + e * f["edge"]))
+
+
+def csr(edges: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(rowptr, col, order)`` of an ``[E, 2]`` (source, target) edge array. ``order`` is ``None`` when
+    the edges are already sorted by source (astrolab's graphs are: ``col`` is then a view of the array,
+    memory-mapped when the array is), else the permutation that sorts them."""
+    src = edges[:, 0]
+    order = None
+    if len(src) > 1 and not bool(np.all(src[1:] >= src[:-1])):
+        order = np.argsort(src, kind="stable")
+        src = src[order]
+    rowptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=rowptr[1:])
+    col = edges[:, 1] if order is None else np.asarray(edges[:, 1])[order]
+    return rowptr, col, order
+
+
+def _neighbours(rowptr: np.ndarray, col: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated neighbour lists of ``nodes`` and the edge positions they come from."""
+    starts, ends = rowptr[nodes], rowptr[nodes + 1]
+    lens = ends - starts
+    total = int(lens.sum())
+    if total == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
+    pos = offsets + np.arange(total)
+    return np.asarray(col[pos], dtype=np.int64), pos
+
+
+def k_hop_nodes(rowptr: np.ndarray, col: np.ndarray, seeds: np.ndarray, hops: int) -> np.ndarray:
+    """Sorted ids of every node within ``hops`` hops of ``seeds`` (seeds included)."""
+    nodes = np.unique(np.asarray(seeds, dtype=np.int64))
+    frontier = nodes
+    for _ in range(int(hops)):
+        if len(frontier) == 0:
+            break
+        nb, _ = _neighbours(rowptr, col, frontier)
+        nb = np.unique(nb)
+        frontier = nb[~np.isin(nb, nodes, assume_unique=True)]
+        nodes = np.union1d(nodes, frontier)
+    return nodes
+
+
+def induced_edges(rowptr: np.ndarray, col: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """Edges among the sorted ``nodes`` in local numbering, ``[E_tile, 2]`` int64 (source, target)."""
+    nb, pos = _neighbours(rowptr, col, nodes)
+    lens = rowptr[nodes + 1] - rowptr[nodes]
+    src_local = np.repeat(np.arange(len(nodes)), lens)
+    j = np.searchsorted(nodes, nb)
+    j[j == len(nodes)] = 0
+    keep = nodes[j] == nb
+    return np.stack([src_local[keep], j[keep]], axis=1)
+
+
+def sky_pixels(ra_deg: np.ndarray, dec_deg: np.ndarray, nside: int) -> np.ndarray:
+    """HEALPix pixel (nested order) of each position."""
+    import astropy.units as u
+    from astropy_healpix import HEALPix
+
+    hp = HEALPix(nside=int(nside), order="nested")
+    return np.asarray(hp.lonlat_to_healpix(np.asarray(ra_deg) * u.deg, np.asarray(dec_deg) * u.deg), np.int64)
+
+
+@dataclass
+class TilePlan:
+    """Tiles of a graph: for tile ``t``, ``core[t]`` (sorted global ids of its core nodes) and ``nodes[t]``
+    (sorted global ids of core and margin)."""
+
+    nside: int
+    hops: int
+    pixels: np.ndarray
+    core: list[np.ndarray]
+    nodes: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.core)
+
+    def summary(self) -> dict:
+        sizes = np.array([len(n) for n in self.nodes])
+        cores = np.array([len(c) for c in self.core])
+        return {"nside": self.nside, "hops": self.hops, "n_tiles": len(self), "max_tile_nodes": int(sizes.max()),
+                "mean_tile_nodes": round(float(sizes.mean()), 1), "max_core_nodes": int(cores.max()),
+                "margin_overhead": round(float(sizes.sum() / max(cores.sum(), 1)), 3)}
+
+
+def plan_tiles(ra_deg: np.ndarray, dec_deg: np.ndarray, rowptr: np.ndarray, col: np.ndarray, hops: int,
+               nside: int) -> TilePlan:
+    """One tile per non-empty HEALPix pixel at ``nside``, with a ``hops``-hop margin."""
+    pix = sky_pixels(ra_deg, dec_deg, nside)
+    order = np.argsort(pix, kind="stable")
+    uniq, starts = np.unique(pix[order], return_index=True)
+    bounds = np.append(starts, len(order))
+    core = [np.sort(order[bounds[i]:bounds[i + 1]]) for i in range(len(uniq))]
+    nodes = [k_hop_nodes(rowptr, col, c, hops) for c in core]
+    return TilePlan(nside=int(nside), hops=int(hops), pixels=uniq, core=core, nodes=nodes)
+
+
+def auto_nside(ra_deg: np.ndarray, dec_deg: np.ndarray, rowptr: np.ndarray, col: np.ndarray, hops: int,
+               target_bytes: float, floats: dict | None = None, max_nside: int = 2**12) -> tuple[int, str]:
+    """The smallest nside whose largest tile (core and margin, measured on the graph) fits ``target_bytes``
+    of activations, and why."""
+    nside = 1
+    while True:
+        pix = sky_pixels(ra_deg, dec_deg, nside)
+        counts = np.bincount(np.unique(pix, return_inverse=True)[1])
+        biggest = np.flatnonzero(pix == np.unique(pix)[int(np.argmax(counts))])
+        nodes = k_hop_nodes(rowptr, col, biggest, hops)
+        n_edges = int((rowptr[nodes + 1] - rowptr[nodes]).sum())  # an upper bound of the tile's edges
+        need = activation_bytes(len(nodes), n_edges, floats)
+        if need <= target_bytes:
+            return nside, (f"largest tile at nside={nside}: {len(nodes)} nodes (core {len(biggest)}), "
+                           f"~{need / 2**30:.2f} GiB of activations <= {target_bytes / 2**30:.2f} GiB")
+        if nside >= max_nside or len(biggest) <= 1:
+            return nside, (f"nside={nside}: the largest tile still needs ~{need / 2**30:.2f} GiB "
+                           f"(> {target_bytes / 2**30:.2f} GiB); the margin of {hops} hops dominates")
+        nside *= 2
