@@ -111,9 +111,9 @@ def test_every_node_model_gives_its_whole_graph_output_on_tiles(full_dm, conv):
             seen.append(idx.numpy())
         assert np.array_equal(np.sort(np.concatenate(seen)), np.arange(whole.shape[0]))
         if hops == hints["num_hops"]:
-            assert worst < 1e-4, f"{conv}: tiles differ from the whole graph by {worst:g}"
+            assert worst < 1e-5, f"{conv}: tiles differ from the whole graph by {worst:g}"
         else:
-            assert worst > 1e-3, f"{conv}: {hops} hops should not be enough"
+            assert worst > 1e-4, f"{conv}: {hops} hops should not be enough"
 
 
 def _train(tmp_path, batching: str, epochs: int):
@@ -167,6 +167,17 @@ def test_auto_batching_follows_the_budget(full_dm, caplog):
     assert small["mode"] == "tiles" and "> budget" in small["why"] and small["out_of_core"]
 
 
+def _mapped_file(address: int) -> str:
+    """The file mapped at ``address`` in this process ("" for anonymous memory), from /proc/self/maps."""
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split()
+            lo, hi = (int(v, 16) for v in parts[0].split("-"))
+            if lo <= address < hi:
+                return parts[5] if len(parts) > 5 else ""
+    return ""
+
+
 def test_out_of_core_tiles_read_memory_mapped_verified_arrays(full_dm):
     from astrolab.data.datamodules import GaiaDataModule
 
@@ -175,11 +186,8 @@ def test_out_of_core_tiles_read_memory_mapped_verified_arrays(full_dm):
     dm.setup("fit")
     assert dm.describe()["batching"]["out_of_core"]
     edges = dm.graph["edges", "index"]
-    assert not edges.is_contiguous() or edges.untyped_storage().nbytes() > 0
-    base = edges.numpy().base
-    while base is not None and not isinstance(base, np.memmap):
-        base = getattr(base, "base", None)
-    assert isinstance(base, np.memmap), "edges should be memory-mapped from the cache"
+    assert _mapped_file(edges.data_ptr()).endswith(".npy"), "edges should be memory-mapped from the cache"
+    assert not _mapped_file(full_dm.graph["edges", "index"].data_ptr()).endswith(".npy")  # in memory
     assert torch.equal(edges, full_dm.graph["edges", "index"])
     # a damaged array is caught by the chunked checksum and the entry rebuilt
     from astrolab.data.cache import entry_path
