@@ -59,7 +59,7 @@ def test_every_node_is_core_once_and_its_k_hop_neighbourhood_is_in_its_tile(full
     adj = csr_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
     rng = np.random.default_rng(0)
     for t in range(len(plan)):
-        core, tile = plan.core[t], plan.nodes[t]
+        core, tile = plan.core[t], plan.tile_nodes(t)
         # scipy's hop distances (an independent walk): every node within `hops` of a core node is in the tile
         sample = rng.choice(core, size=min(len(core), 40), replace=False)
         dist = dijkstra(adj, indices=sample, unweighted=True, limit=hops + 0.5)
@@ -104,6 +104,7 @@ def test_every_node_model_gives_its_whole_graph_output_on_tiles(full_dm, conv):
         for t in range(len(dm.tile_plan)):
             batch = dm.tile_batch(t)
             core = np.isin(batch["nodes", "index"].numpy(), dm.tile_plan.core[t])
+            assert np.array_equal(core, batch["nodes", "hop"].numpy() == 0)
             with torch.no_grad():
                 out = model(batch)[torch.from_numpy(core)]
             idx = batch["nodes", "index"][torch.from_numpy(core)]

@@ -88,9 +88,12 @@ def _neighbours(rowptr: np.ndarray, col: np.ndarray, nodes: np.ndarray) -> tuple
     return np.asarray(col[pos], dtype=np.int64), pos
 
 
-def k_hop_nodes(rowptr: np.ndarray, col: np.ndarray, seeds: np.ndarray, hops: int) -> np.ndarray:
-    """Sorted ids of every node within ``hops`` hops of ``seeds`` (seeds included)."""
+def k_hop_nodes(rowptr: np.ndarray, col: np.ndarray, seeds: np.ndarray, hops: int,
+                return_hops: bool = False):
+    """Sorted ids of every node within ``hops`` hops of ``seeds`` (seeds included); with ``return_hops``
+    also each node's hop distance from the seeds."""
     nodes = np.unique(np.asarray(seeds, dtype=np.int64))
+    rings = [nodes]
     frontier = nodes
     for _ in range(int(hops)):
         if len(frontier) == 0:
@@ -99,7 +102,13 @@ def k_hop_nodes(rowptr: np.ndarray, col: np.ndarray, seeds: np.ndarray, hops: in
         nb = np.unique(nb)
         frontier = nb[~np.isin(nb, nodes, assume_unique=True)]
         nodes = np.union1d(nodes, frontier)
-    return nodes
+        rings.append(frontier)
+    if not return_hops:
+        return nodes
+    hop = np.empty(len(nodes), np.int64)
+    for h, ring in enumerate(rings):
+        hop[np.searchsorted(nodes, ring)] = h
+    return nodes, hop
 
 
 def induced_edges(rowptr: np.ndarray, col: np.ndarray, nodes: np.ndarray) -> np.ndarray:
@@ -124,24 +133,35 @@ def sky_pixels(ra_deg: np.ndarray, dec_deg: np.ndarray, nside: int) -> np.ndarra
 
 @dataclass
 class TilePlan:
-    """Tiles of a graph: for tile ``t``, ``core[t]`` (sorted global ids of its core nodes) and ``nodes[t]``
-    (sorted global ids of core and margin)."""
+    """Tiles of a graph: for tile ``t``, ``core[t]`` (sorted global ids of its core nodes); its nodes (core
+    and margin) are walked from the graph when the tile is built (:meth:`tile_nodes`), so a plan holds
+    ``N`` ids, not the tiles. ``sizes`` records the tile sizes seen so far (``{tile: (nodes, edges)}``)."""
 
     nside: int
     hops: int
     pixels: np.ndarray
     core: list[np.ndarray]
-    nodes: list[np.ndarray]
+    rowptr: np.ndarray
+    col: np.ndarray
+    sizes: dict
 
     def __len__(self) -> int:
         return len(self.core)
 
+    def tile_nodes(self, t: int, return_hops: bool = False):
+        return k_hop_nodes(self.rowptr, self.col, self.core[t], self.hops, return_hops=return_hops)
+
     def summary(self) -> dict:
-        sizes = np.array([len(n) for n in self.nodes])
         cores = np.array([len(c) for c in self.core])
-        return {"nside": self.nside, "hops": self.hops, "n_tiles": len(self), "max_tile_nodes": int(sizes.max()),
-                "mean_tile_nodes": round(float(sizes.mean()), 1), "max_core_nodes": int(cores.max()),
-                "margin_overhead": round(float(sizes.sum() / max(cores.sum(), 1)), 3)}
+        out = {"nside": self.nside, "hops": self.hops, "n_tiles": len(self), "max_core_nodes": int(cores.max()),
+               "mean_core_nodes": round(float(cores.mean()), 1)}
+        if self.sizes:
+            nodes = np.array([v[0] for v in self.sizes.values()])
+            seen = np.array([len(self.core[t]) for t in self.sizes])
+            out.update({"tiles_built": len(self.sizes), "max_tile_nodes": int(nodes.max()),
+                        "max_tile_edges": int(max(v[1] for v in self.sizes.values())),
+                        "margin_overhead": round(float(nodes.sum() / max(seen.sum(), 1)), 2)})
+        return out
 
 
 def plan_tiles(ra_deg: np.ndarray, dec_deg: np.ndarray, rowptr: np.ndarray, col: np.ndarray, hops: int,
@@ -152,8 +172,7 @@ def plan_tiles(ra_deg: np.ndarray, dec_deg: np.ndarray, rowptr: np.ndarray, col:
     uniq, starts = np.unique(pix[order], return_index=True)
     bounds = np.append(starts, len(order))
     core = [np.sort(order[bounds[i]:bounds[i + 1]]) for i in range(len(uniq))]
-    nodes = [k_hop_nodes(rowptr, col, c, hops) for c in core]
-    return TilePlan(nside=int(nside), hops=int(hops), pixels=uniq, core=core, nodes=nodes)
+    return TilePlan(nside=int(nside), hops=int(hops), pixels=uniq, core=core, rowptr=rowptr, col=col, sizes={})
 
 
 def auto_nside(ra_deg: np.ndarray, dec_deg: np.ndarray, rowptr: np.ndarray, col: np.ndarray, hops: int,

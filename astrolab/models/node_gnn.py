@@ -60,4 +60,5 @@ class AstroNodeGNN(AstroBaseModel):
     def forward(self, batch) -> Tensor:
         x = batch["nodes", "x"]
         edge_index = None if self.hparams.conv_type == "none" else batch["edges", "index"].t()
-        return self.head(self.encoder(x, edge_index))
+        hop = batch.get(("nodes", "hop"), None)  # sky tiles: skip outputs beyond the core's reach
+        return self.head(self.encoder(x, edge_index, hop=hop))

@@ -9,6 +9,12 @@ Batch layout (one ``TensorDict`` per step, the whole graph; train/val/test are n
                         ``predict_dataloader`` scores)
     edges   batch [E]:  index [E, 2] int64 (source, target); ``edge_index = index.t()`` for PyG
 
+With ``dataset.batching=tiles`` a batch is one sky tile (:mod:`astrolab.data.tiles`) in the same layout:
+its nodes are ordered core first, then by hop distance from the core (``nodes.hop`` [N] int64, 0 for
+core nodes), ``index`` is the node's global index and the split masks and ``predict_mask`` hold core
+nodes only. A model may use ``hop`` to skip outputs nobody reads (a layer's outputs are needed only
+``num_layers - layer - 1`` hops from the core).
+
 Subclasses (one per survey) implement :meth:`load_table`; this class owns the row policies
 (``dataset.duplicates``, probability labels with ``dataset.target_threshold`` / ``dataset.target_ignore``),
 splitting (seeded and stratified, or kept from ``dataset.split.column``), the checks made before anything
@@ -395,7 +401,7 @@ class NodeGraphDataModule(AstroDataModule):
         src = "dataset.memory_budget_gb" if self.memory_budget_gb is not None else "default: 1/4 of available memory"
         fits = (f"graph {data / 2**30:.2f} GiB + full-batch activations {(need - data) / 2**30:.2f} GiB "
                 f"{'<=' if need <= budget else '>'} budget {budget / 2**30:.2f} GiB ({src})")
-        if self.batching == "full" or (self.batching == "auto" and need <= budget):
+        if self.batching == "full" or (self.batching == "auto" and need <= budget).
             return "full", False, fits if self.batching == "auto" else "dataset.batching=full"
         out_of_core = data > budget / 2
         why = fits if self.batching == "auto" else "dataset.batching=tiles"
@@ -420,13 +426,13 @@ class NodeGraphDataModule(AstroDataModule):
         ra, dec = np.asarray(sky[:, 0]), np.asarray(sky[:, 1])
         nside = self.tiles_cfg["nside"]
         if nside in (None, "auto"):
-            nside, why = auto_nside(ra, dec, rowptr, col, self.num_hops, self.budget_bytes() / 4,
+            nside, why = auto_nside(ra, dec, rowptr, col, self.num_hops, self.budget_bytes() / 2,
                                     self.activation_floats)
             log.info("dataset.tiles.nside=auto -> %d (%s)", nside, why)
         plan = plan_tiles(ra, dec, rowptr, col, self.num_hops, int(nside))
         self.tile_plan, self._csr = plan, (rowptr, col)
-        self.batching_info["tiles"] = {**plan.summary(), "seconds": round(time.perf_counter() - t0, 3)}
-        log.info("tiles: %s", self.batching_info["tiles"])
+        self._plan_seconds = round(time.perf_counter() - t0, 3)
+        log.info("tiles: %s (planned in %.1f s)", plan.summary(), self._plan_seconds)
 
     def tile_batch(self, t: int, predict_split: str = "test") -> TensorDict:
         """Tile ``t`` as a batch (layout of the whole-graph batch; split masks and ``predict_mask`` hold
@@ -434,20 +440,25 @@ class NodeGraphDataModule(AstroDataModule):
         from astrolab.data.tiles import induced_edges
 
         plan = self.tile_plan
-        ids = plan.nodes[t]
-        core = np.isin(ids, plan.core[t], assume_unique=True)
+        sorted_ids, hop = plan.tile_nodes(t, return_hops=True)
+        order = np.argsort(hop, kind="stable")  # core first, then ring by ring (models may trim per layer)
+        ids, hop = sorted_ids[order], hop[order]
+        core = hop == 0
         src = self.graph["nodes"]
         mean, std = self._scale
         x = (np.asarray(src["x_raw"].numpy()[ids], np.float64) - mean) / std
         core_t = torch.from_numpy(core)
         idx = torch.from_numpy(ids)
-        out = {"x": torch.from_numpy(x.astype(np.float32)), "index": idx}
+        out = {"x": torch.from_numpy(x.astype(np.float32)), "index": idx, "hop": torch.from_numpy(hop)}
         for k in ("y", "id", "row"):
             out[k] = src[k][idx]
         for s in ("train", "val", "test"):
             out[f"{s}_mask"] = src[f"{s}_mask"][idx] & core_t
         out["predict_mask"] = out[f"{predict_split}_mask"].clone()
-        edges = induced_edges(*self._csr, ids)
+        local = np.empty(len(ids), np.int64)
+        local[order] = np.arange(len(ids))  # position in the sorted ids -> position in the tile
+        edges = local[induced_edges(*self._csr, sorted_ids)]
+        plan.sizes[t] = (len(ids), len(edges))
         return TensorDict({"nodes": TensorDict(out, batch_size=[len(ids)]),
                            "edges": TensorDict({"index": torch.from_numpy(edges)}, batch_size=[len(edges)])},
                           batch_size=[])
@@ -482,7 +493,9 @@ class NodeGraphDataModule(AstroDataModule):
                 "n_unseen_class": self.meta["info"].get("n_unseen_class"),
                 "n_ignore_band": self.meta["info"].get("n_ignore_band"),
                 "split_column": self.split_cfg.get("column"),
-                "batching": getattr(self, "batching_info", None),
+                "batching": None if not hasattr(self, "batching_info") else {
+                    **self.batching_info, **({"tiles": {**self.tile_plan.summary(), "plan_seconds": self._plan_seconds}}
+                                             if self.tile_plan is not None else {})},
                 "split_sizes": {s: int(self.graph["nodes", f"{s}_mask"].sum()) for s in ("train", "val", "test")}}
 
     def row_status(self) -> dict[int, str]:
