@@ -105,7 +105,7 @@ class NodeGraphDataModule(AstroDataModule):
             ``memory_budget_gb``, tiles above it).
         memory_budget_gb: memory the data and the training pass may use (``None``: a quarter of the memory
             available at start). Above half of it the graph arrays stay memory-mapped in the cache folder.
-        tiles: ``{"nside": "auto" | int}`` (auto: the smallest nside whose largest tile fits a quarter of the
+        tiles: ``{"nside": "auto" | int}`` (auto: the smallest nside whose largest tile fits half the
             budget).
         num_hops / activation_floats: set by the run from the model (hops a node's output depends on;
             float32 activations per node and per edge of a training pass); the data module never sees the model.
@@ -401,7 +401,7 @@ class NodeGraphDataModule(AstroDataModule):
         src = "dataset.memory_budget_gb" if self.memory_budget_gb is not None else "default: 1/4 of available memory"
         fits = (f"graph {data / 2**30:.2f} GiB + full-batch activations {(need - data) / 2**30:.2f} GiB "
                 f"{'<=' if need <= budget else '>'} budget {budget / 2**30:.2f} GiB ({src})")
-        if self.batching == "full" or (self.batching == "auto" and need <= budget).
+        if self.batching == "full" or (self.batching == "auto" and need <= budget):
             return "full", False, fits if self.batching == "auto" else "dataset.batching=full"
         out_of_core = data > budget / 2
         why = fits if self.batching == "auto" else "dataset.batching=tiles"
