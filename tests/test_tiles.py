@@ -41,17 +41,26 @@ def _nside_with_tiles(dm, at_least: int = 6) -> int:
     return nside
 
 
-@pytest.mark.parametrize("hops", [1, 3])
-def test_every_node_is_core_once_and_its_k_hop_neighbourhood_is_in_its_tile(full_dm, hops):
+@pytest.mark.parametrize("hops,adaptive", [(1, False), (3, False), (2, True)])
+def test_every_node_is_core_once_and_its_k_hop_neighbourhood_is_in_its_tile(full_dm, hops, adaptive):
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import dijkstra
 
-    from astrolab.data.tiles import plan_tiles
+    from astrolab.data.tiles import activation_bytes, plan_adaptive, plan_tiles
 
     n = full_dm.graph["nodes"].batch_size[0]
     rowptr, col, _ = _csr(full_dm)
     sky = full_dm.graph["nodes", "sky"].numpy()
-    plan = plan_tiles(sky[:, 0], sky[:, 1], rowptr, col, hops, _nside_with_tiles(full_dm))
+    if adaptive:  # a target of a fifth of the whole graph: pixels of several orders
+        target = activation_bytes(n, len(col)) / 5
+        plan = plan_adaptive(sky[:, 0], sky[:, 1], rowptr, col, hops, target)
+        assert len(set(plan.pixels[:, 0].tolist())) > 1
+        for t in range(len(plan)):  # a tile over the target is a single core star or a finest pixel
+            nodes = plan.tile_nodes(t)
+            over = activation_bytes(len(nodes), int((rowptr[nodes + 1] - rowptr[nodes]).sum())) > target
+            assert not over or len(plan.core[t]) == 1 or plan.pixels[t, 0] == 12
+    else:
+        plan = plan_tiles(sky[:, 0], sky[:, 1], rowptr, col, hops, _nside_with_tiles(full_dm))
     assert len(plan) >= 6
     cores = np.concatenate(plan.core)
     assert np.array_equal(np.sort(cores), np.arange(n))  # each node a core node of exactly one tile

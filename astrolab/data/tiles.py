@@ -133,7 +133,8 @@ def sky_pixels(ra_deg: np.ndarray, dec_deg: np.ndarray, nside: int) -> np.ndarra
 
 @dataclass
 class TilePlan:
-    """Tiles of a graph: for tile ``t``, ``core[t]`` (sorted global ids of its core nodes); its nodes (core
+    """Tiles of a graph: for tile ``t``, ``core[t]`` (sorted global ids of its core nodes) and its HEALPix
+    pixel (``pixels[t]``; ``[order, pixel]`` rows when ``nside`` is 0, adaptive); its nodes (core
     and margin) are walked from the graph when the tile is built (:meth:`tile_nodes`), so a plan holds
     ``N`` ids, not the tiles. ``sizes`` records the tile sizes seen so far (``{tile: (nodes, edges)}``)."""
 
@@ -153,7 +154,9 @@ class TilePlan:
 
     def summary(self) -> dict:
         cores = np.array([len(c) for c in self.core])
-        out = {"nside": self.nside, "hops": self.hops, "n_tiles": len(self), "max_core_nodes": int(cores.max()),
+        nside = self.nside if self.nside else (f"adaptive: orders {int(self.pixels[:, 0].min())}-"
+                                               f"{int(self.pixels[:, 0].max())}")
+        out = {"nside": nside, "hops": self.hops, "n_tiles": len(self), "max_core_nodes": int(cores.max()),
                "mean_core_nodes": round(float(cores.mean()), 1)}
         if self.sizes:
             nodes = np.array([v[0] for v in self.sizes.values()])
@@ -175,22 +178,36 @@ def plan_tiles(ra_deg: np.ndarray, dec_deg: np.ndarray, rowptr: np.ndarray, col:
     return TilePlan(nside=int(nside), hops=int(hops), pixels=uniq, core=core, rowptr=rowptr, col=col, sizes={})
 
 
-def auto_nside(ra_deg: np.ndarray, dec_deg: np.ndarray, rowptr: np.ndarray, col: np.ndarray, hops: int,
-               target_bytes: float, floats: dict | None = None, max_nside: int = 2**12) -> tuple[int, str]:
-    """The smallest nside whose largest tile (core and margin, measured on the graph) fits ``target_bytes``
-    of activations, and why."""
-    nside = 1
-    while True:
-        pix = sky_pixels(ra_deg, dec_deg, nside)
-        counts = np.bincount(np.unique(pix, return_inverse=True)[1])
-        biggest = np.flatnonzero(pix == np.unique(pix)[int(np.argmax(counts))])
-        nodes = k_hop_nodes(rowptr, col, biggest, hops)
-        n_edges = int((rowptr[nodes + 1] - rowptr[nodes]).sum())  # an upper bound of the tile's edges
-        need = activation_bytes(len(nodes), n_edges, floats)
-        if need <= target_bytes:
-            return nside, (f"largest tile at nside={nside}: {len(nodes)} nodes (core {len(biggest)}), "
-                           f"~{need / 2**30:.2f} GiB of activations <= {target_bytes / 2**30:.2f} GiB")
-        if nside >= max_nside or len(biggest) <= 1:
-            return nside, (f"nside={nside}: the largest tile still needs ~{need / 2**30:.2f} GiB "
-                           f"(> {target_bytes / 2**30:.2f} GiB); the margin of {hops} hops dominates")
-        nside *= 2
+def plan_adaptive(ra_deg: np.ndarray, dec_deg: np.ndarray, rowptr: np.ndarray, col: np.ndarray, hops: int,
+                  target_bytes: float, floats: dict | None = None, max_order: int = 12) -> TilePlan:
+    """Tiles of mixed HEALPix orders (as HATS partitions a catalog): starting from the 12 base pixels, a pixel
+    is split into its 4 nested children while its tile (core and margin, walked on the graph) needs more
+    than ``target_bytes`` of activations; sparse regions keep large pixels, dense ones get small ones."""
+    shift = 2 * int(max_order)
+    fine = sky_pixels(ra_deg, dec_deg, 2 ** int(max_order))
+    order = np.argsort(fine, kind="stable")
+    fine_sorted = fine[order]
+    mean_degree = len(col) / max(len(rowptr) - 1, 1)
+    stack = [(0, p) for p in range(11, -1, -1)]
+    core, pixels = [], []
+    while stack:
+        o, p = stack.pop()
+        lo, hi = np.searchsorted(fine_sorted, [p << (shift - 2 * o), (p + 1) << (shift - 2 * o)])
+        if hi == lo:
+            continue
+        members = np.sort(order[lo:hi])
+        split = False
+        if o < max_order and hi - lo > 1:
+            if activation_bytes(hi - lo, int(mean_degree * (hi - lo)), floats) > target_bytes:
+                split = True  # the core alone is too big: no need to walk its margin
+            else:
+                nodes = k_hop_nodes(rowptr, col, members, hops)
+                n_edges = int((rowptr[nodes + 1] - rowptr[nodes]).sum())  # upper bound of the tile's edges
+                split = activation_bytes(len(nodes), n_edges, floats) > target_bytes
+        if split:
+            stack.extend((o + 1, 4 * p + j) for j in range(3, -1, -1))
+        else:
+            core.append(members)
+            pixels.append((o, p))
+    return TilePlan(nside=0, hops=int(hops), pixels=np.array(pixels, dtype=np.int64).reshape(-1, 2), core=core,
+                    rowptr=rowptr, col=col, sizes={})

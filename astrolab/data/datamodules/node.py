@@ -105,8 +105,8 @@ class NodeGraphDataModule(AstroDataModule):
             ``memory_budget_gb``, tiles above it).
         memory_budget_gb: memory the data and the training pass may use (``None``: a quarter of the memory
             available at start). Above half of it the graph arrays stay memory-mapped in the cache folder.
-        tiles: ``{"nside": "auto" | int}`` (auto: the smallest nside whose largest tile fits half the
-            budget).
+        tiles: ``{"nside": "auto" | int}`` (auto: HEALPix pixels of mixed orders, a pixel split into its four
+            children while its tile needs more than half the budget; an int: one order everywhere).
         num_hops / activation_floats: set by the run from the model (hops a node's output depends on;
             float32 activations per node and per edge of a training pass); the data module never sees the model.
     """
@@ -410,7 +410,7 @@ class NodeGraphDataModule(AstroDataModule):
         return "tiles", out_of_core, why
 
     def _plan_tiles(self, td: TensorDict) -> None:
-        from astrolab.data.tiles import auto_nside, csr, plan_tiles
+        from astrolab.data.tiles import csr, plan_adaptive, plan_tiles
 
         nodes = td["nodes"]
         if "sky" not in nodes.keys():
@@ -425,11 +425,11 @@ class NodeGraphDataModule(AstroDataModule):
         sky = nodes["sky"].numpy()
         ra, dec = np.asarray(sky[:, 0]), np.asarray(sky[:, 1])
         nside = self.tiles_cfg["nside"]
-        if nside in (None, "auto"):
-            nside, why = auto_nside(ra, dec, rowptr, col, self.num_hops, self.budget_bytes() / 2,
-                                    self.activation_floats)
-            log.info("dataset.tiles.nside=auto -> %d (%s)", nside, why)
-        plan = plan_tiles(ra, dec, rowptr, col, self.num_hops, int(nside))
+        if nside in (None, "auto"):  # pixels of mixed orders, each tile within half the budget
+            plan = plan_adaptive(ra, dec, rowptr, col, self.num_hops, self.budget_bytes() / 2,
+                                 self.activation_floats)
+        else:
+            plan = plan_tiles(ra, dec, rowptr, col, self.num_hops, int(nside))
         self.tile_plan, self._csr = plan, (rowptr, col)
         self._plan_seconds = round(time.perf_counter() - t0, 3)
         log.info("tiles: %s (planned in %.1f s)", plan.summary(), self._plan_seconds)
