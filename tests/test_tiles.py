@@ -140,13 +140,13 @@ def _train(tmp_path, batching: str, epochs: int):
 
 @pytest.mark.slow
 def test_tiled_training_reaches_the_full_batch_test_metrics(tmp_path):
-    """Same seed, same data and split. The runs differ in their optimisation (tiles take one step per tile,
-    11 tiles here, full-batch one step per epoch: 30 full-batch epochs against 4 tiled epochs are about the
-    same number of steps), so the test scores agree within the noise of a finite test split: the
-    tolerance is 3 standard errors of the difference of two accuracies on n test nodes,
-    3·sqrt(2·p(1−p)/n). Both must beat the majority-class baseline by more than that (not trivially equal)."""
-    full = _train(tmp_path, "full", 30)
-    tiles = _train(tmp_path, "tiles", 4)
+    """Same seed, same data and split, both trained to convergence (full-batch: one step per epoch, 40
+    epochs; tiles: one step per tile, 11 tiles here, 12 epochs). Their optimisation paths differ, so the test
+    scores agree within the noise of a finite test split: the tolerance is 3 standard errors of the
+    difference of two accuracies on n test nodes, 3·sqrt(2·p(1−p)/n). Both must beat the majority-class
+    baseline's macro F1 by far (a trained model, not two trivial ones that agree)."""
+    full = _train(tmp_path, "full", 40)
+    tiles = _train(tmp_path, "tiles", 12)
     assert full["data"]["batching"]["mode"] == "full"
     assert tiles["data"]["batching"]["mode"] == "tiles" and tiles["data"]["batching"]["tiles"]["n_tiles"] > 1
     n_test = full["data"]["split_sizes"]["test"]
@@ -155,7 +155,7 @@ def test_tiled_training_reaches_the_full_batch_test_metrics(tmp_path):
     tol = 3 * np.sqrt(2 * p * (1 - p) / n_test)
     assert abs(full["metrics"]["test/acc"] - tiles["metrics"]["test/acc"]) <= tol, (full["metrics"], tiles["metrics"])
     for run in (full, tiles):
-        assert run["metrics"]["test/acc"] > run["metrics"]["baseline/acc"] + tol
+        assert run["metrics"]["test/f1_macro"] > 2 * run["metrics"]["baseline/f1_macro"], run["metrics"]
     # predictions: every test node written once, by the tiles as by the full graph
     import csv
 
