@@ -89,14 +89,15 @@ def _neighbours(rowptr: np.ndarray, col: np.ndarray, nodes: np.ndarray) -> tuple
 
 
 def k_hop_nodes(rowptr: np.ndarray, col: np.ndarray, seeds: np.ndarray, hops: int,
-                return_hops: bool = False):
+                return_hops: bool = False, max_nodes: int | None = None):
     """Sorted ids of every node within ``hops`` hops of ``seeds`` (seeds included); with ``return_hops``
-    also each node's hop distance from the seeds."""
+    also each node's hop distance from the seeds. ``max_nodes``: stop early (returning what was reached)
+    once more nodes than that are reached (a planner only needs to know that a tile is too big)."""
     nodes = np.unique(np.asarray(seeds, dtype=np.int64))
     rings = [nodes]
     frontier = nodes
     for _ in range(int(hops)):
-        if len(frontier) == 0:
+        if len(frontier) == 0 or (max_nodes is not None and len(nodes) > max_nodes):
             break
         nb, _ = _neighbours(rowptr, col, frontier)
         nb = np.unique(nb)
@@ -188,6 +189,8 @@ def plan_adaptive(ra_deg: np.ndarray, dec_deg: np.ndarray, rowptr: np.ndarray, c
     order = np.argsort(fine, kind="stable")
     fine_sorted = fine[order]
     mean_degree = len(col) / max(len(rowptr) - 1, 1)
+    # a walk that reaches more nodes than this (twice what fits at the mean degree) stops: the tile is split
+    max_nodes = int(2 * target_bytes / max(activation_bytes(1, int(np.ceil(mean_degree)), floats), 1)) + 1
     stack = [(0, p) for p in range(11, -1, -1)]
     core, pixels = [], []
     while stack:
@@ -201,9 +204,9 @@ def plan_adaptive(ra_deg: np.ndarray, dec_deg: np.ndarray, rowptr: np.ndarray, c
             if activation_bytes(hi - lo, int(mean_degree * (hi - lo)), floats) > target_bytes:
                 split = True  # the core alone is too big: no need to walk its margin
             else:
-                nodes = k_hop_nodes(rowptr, col, members, hops)
+                nodes = k_hop_nodes(rowptr, col, members, hops, max_nodes=max_nodes)
                 n_edges = int((rowptr[nodes + 1] - rowptr[nodes]).sum())  # upper bound of the tile's edges
-                split = activation_bytes(len(nodes), n_edges, floats) > target_bytes
+                split = len(nodes) > max_nodes or activation_bytes(len(nodes), n_edges, floats) > target_bytes
         if split:
             stack.extend((o + 1, 4 * p + j) for j in range(3, -1, -1))
         else:
