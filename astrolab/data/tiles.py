@@ -92,24 +92,23 @@ def k_hop_nodes(rowptr: np.ndarray, col: np.ndarray, seeds: np.ndarray, hops: in
                 return_hops: bool = False, max_nodes: int | None = None):
     """Sorted ids of every node within ``hops`` hops of ``seeds`` (seeds included); with ``return_hops``
     also each node's hop distance from the seeds. ``max_nodes``: stop early (returning what was reached)
-    once more nodes than that are reached (a planner only needs to know that a tile is too big)."""
-    nodes = np.unique(np.asarray(seeds, dtype=np.int64))
-    rings = [nodes]
-    frontier = nodes
-    for _ in range(int(hops)):
-        if len(frontier) == 0 or (max_nodes is not None and len(nodes) > max_nodes):
+    once more nodes than that are reached (a planner only needs to know that a tile is too big).
+
+    A breadth-first walk with one distance byte per graph node (no sorting per hop)."""
+    dist = np.full(len(rowptr) - 1, -1, dtype=np.int8)
+    frontier = np.unique(np.asarray(seeds, dtype=np.int64))
+    dist[frontier] = 0
+    reached = len(frontier)
+    for h in range(1, int(hops) + 1):
+        if len(frontier) == 0 or (max_nodes is not None and reached > max_nodes):
             break
         nb, _ = _neighbours(rowptr, col, frontier)
-        nb = np.unique(nb)
-        frontier = nb[~np.isin(nb, nodes, assume_unique=True)]
-        nodes = np.union1d(nodes, frontier)
-        rings.append(frontier)
-    if not return_hops:
-        return nodes
-    hop = np.empty(len(nodes), np.int64)
-    for h, ring in enumerate(rings):
-        hop[np.searchsorted(nodes, ring)] = h
-    return nodes, hop
+        new = nb[dist[nb] < 0]
+        dist[new] = h
+        frontier = np.flatnonzero(dist == h)
+        reached += len(frontier)
+    nodes = np.flatnonzero(dist >= 0)
+    return (nodes, dist[nodes].astype(np.int64)) if return_hops else nodes
 
 
 def induced_edges(rowptr: np.ndarray, col: np.ndarray, nodes: np.ndarray) -> np.ndarray:
