@@ -3,7 +3,7 @@
 Each size is one real ``astrolab train model=gat dataset=gaia dataset.n_stars=N trainer.max_epochs=1
 dataset.batching=tiles`` process (the console script, start-up included); its peak RSS comes from the
 kernel (``os.wait4`` rusage of that process, as ``/usr/bin/time -v`` reports it). The time is summary.json's
-``seconds.fit`` for ``--tiles`` training tiles (``trainer.limit_train_batches``, no validation, no sanity
+``seconds.fit`` for ``--tiles`` training tiles (``trainer.limit_train_batches``, one validation tile, no sanity
 check; the default 0 trains every tile: a whole epoch), divided by the core nodes those tiles hold (tiles are
 shuffled, so ``--tiles`` random tiles × the mean core size): seconds per trained node, i.e. the epoch time
 per node. A first, untimed run per size writes the embedded sample and the graph cache, so the timed run
@@ -35,7 +35,8 @@ def run(n: int, root: Path, extra: list[str], tiles: int) -> dict:
             "+trainer.num_sanity_val_steps=0", "save_plots=false", "save_predictions=false",
             "+trainer.limit_test_batches=1", f"hydra.run.dir={run_dir}", *extra]
     if tiles:
-        args += [f"+trainer.limit_train_batches={tiles}", "+trainer.limit_val_batches=0"]
+        args += [f"+trainer.limit_train_batches={tiles}", "+trainer.limit_val_batches=1",
+                 "callbacks.early_stopping=null"]
     t0 = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out = proc.stdout.read()
