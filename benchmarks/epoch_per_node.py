@@ -63,6 +63,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[20_000, 200_000, 1_000_000])
     ap.add_argument("--big", action="store_true", help="also 5,000,000 stars")
     ap.add_argument("--tiles", type=int, default=20, help="training tiles timed per size (0: a whole epoch)")
+    ap.add_argument("--cached", action="store_true", help="the samples and graphs are cached already: no warm-up run")
     ap.add_argument("--cache", default=None, help="cache folder (default: $ASTROLAB_CACHE or ~/.cache/astrolab)")
     ap.add_argument("extra", nargs="*", help="more astrolab overrides, e.g. dataset.memory_budget_gb=2")
     args = ap.parse_args()
@@ -74,7 +75,8 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
-            run(n, Path(tmp), extra, 1)  # writes the sample and the graph cache (untimed)
+            if not args.cached:
+                run(n, Path(tmp), extra, 1)  # writes the sample and the graph cache (untimed)
             row = run(n, Path(tmp), extra, args.tiles)
             row["us_per_node"] = round(1e6 * row["fit_s"] / max(row["trained_nodes"], 1), 2)
             rows.append(row)
