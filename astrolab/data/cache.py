@@ -62,8 +62,26 @@ class _Damaged(Exception):
     pass
 
 
-def load_cached(cache_dir: str | os.PathLike, kind: str, key: str, verify: bool = True):
+def _sha256_file_data(file: Path) -> str:
+    """:func:`_sha256_array` of a C-ordered ``.npy`` file's data, read in 16 MiB chunks (never held whole)."""
+    h = hashlib.sha256()
+    with open(file, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, _ = read(f)
+        if fortran and len(shape) > 1:
+            raise _Damaged(f"{file.name} is Fortran-ordered")
+        for chunk in iter(lambda: f.read(1 << 24), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_cached(cache_dir: str | os.PathLike, kind: str, key: str, verify: bool = True, mmap: bool = False):
     """``(TensorDict, meta)`` from a verified entry, or ``None`` (absent, or damaged: then logged and removed).
+
+    ``mmap=True``: the arrays stay memory-mapped (copy-on-write) instead of being read into memory; with
+    ``verify`` each file's checksum is computed from 16 MiB reads. ``verify=False`` (an entry this process
+    has just written) still checks every array's shape and dtype against the manifest.
 
     ``meta["cache_entry"]`` records the entry folder and the file it was built from.
     """
@@ -95,9 +113,11 @@ def load_cached(cache_dir: str | os.PathLike, kind: str, key: str, verify: bool 
             if list(arr.shape) != list(spec["shape"]) or str(arr.dtype) != spec["dtype"]:
                 raise _Damaged(f"{spec['file']} has shape {list(arr.shape)} {arr.dtype}, the manifest says "
                                f"{spec['shape']} {spec['dtype']}")
-            if verify and _sha256_array(arr) != spec["sha256"]:
+            if verify and (_sha256_file_data(file) if mmap else _sha256_array(arr)) != spec["sha256"]:
                 raise _Damaged(f"{spec['file']} does not match its checksum")
-            td[tuple(name.split("/"))] = torch.from_numpy(np.array(arr))
+            if mmap:
+                arr = np.load(file, mmap_mode="c", allow_pickle=False)  # writable view, pages stay on disk
+            td[tuple(name.split("/"))] = torch.from_numpy(arr if mmap else np.array(arr))
     except (_Damaged, OSError, KeyError, json.JSONDecodeError, RuntimeError) as exc:
         log.warning("cache entry %s is damaged (%s): rebuilding it", path, exc)
         shutil.rmtree(path, ignore_errors=True)

@@ -32,8 +32,14 @@ def _digest(obj: Any) -> str:
 
 
 def data_key(cfg: DictConfig, task_kind: str) -> str:
-    """Identity of the prepared data: the resolved dataset config and the task kind."""
-    return _digest({"dataset": OmegaConf.to_container(cfg.dataset, resolve=True), "kind": task_kind})
+    """Identity of the prepared data: the resolved dataset config and the task kind (and, for data that
+    may be cut into tiles, the model's hops and activation sizes: the tiles' margins depend on them)."""
+    key = {"dataset": OmegaConf.to_container(cfg.dataset, resolve=True), "kind": task_kind}
+    if cfg.dataset.get("batching", "full") != "full":
+        from astrolab.training.build import model_hints
+
+        key["model_hints"] = model_hints(cfg)
+    return _digest(key)
 
 
 def architecture_signature(cfg: DictConfig, num_features: int, data: str) -> str:

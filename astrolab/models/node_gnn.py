@@ -37,6 +37,20 @@ class AstroNodeGNN(AstroBaseModel):
                          hidden_dim=hidden_dim, num_layers=num_layers, conv_type=conv_type, heads=heads,
                          dropout=dropout, norm=norm, residual=residual, **kwargs)
 
+    @classmethod
+    def tiling_hints(cls, hparams: Any) -> dict[str, Any]:
+        """What tiled training needs from this model, read from its config (no model is built): the hops a
+        node's output depends on (one per layer; GCN one more, its normalisation reads the degree of the
+        outermost sources; none for the MLP) and the float32 activations a training pass keeps per node and
+        per edge (the data module sizes its tiles and chooses full-batch or tiles with these)."""
+        get = hparams.get if hasattr(hparams, "get") else (lambda k, d=None: getattr(hparams, k, d))
+        layers, conv = int(get("num_layers", 3) or 0), str(get("conv_type", "gat"))
+        hidden, heads = int(get("hidden_dim", 64) or 64), int(get("heads", 4) or 1)
+        hops = 0 if conv == "none" else layers + (1 if conv == "gcn" else 0)
+        per_edge = 0 if conv == "none" else layers * (2 * hidden + (4 * heads if conv == "gat" else 0))
+        return {"num_hops": hops, "activation_floats": {"node": layers * hidden * 10 + 2 * hidden,
+                                                         "edge": per_edge}}
+
     def configure_models(self) -> None:
         hp = self.hparams
         self.encoder = ModernGraphEncoder(self.num_features, hp.hidden_dim, hp.num_layers, hp.conv_type,
@@ -46,4 +60,5 @@ class AstroNodeGNN(AstroBaseModel):
     def forward(self, batch) -> Tensor:
         x = batch["nodes", "x"]
         edge_index = None if self.hparams.conv_type == "none" else batch["edges", "index"].t()
-        return self.head(self.encoder(x, edge_index))
+        hop = batch.get(("nodes", "hop"), None)  # sky tiles: skip outputs beyond the core's reach
+        return self.head(self.encoder(x, edge_index, hop=hop))

@@ -66,7 +66,18 @@ def build_datamodule(cfg: DictConfig, task_cls: type, **overrides: Any):
     task config's ``data_target`` (what to build, e.g. galaxies: morphology / component / transform)."""
     if cfg.task.get("data_target") and "target" in cfg.dataset and cfg.dataset.target is None:
         overrides.setdefault("target", cfg.task.data_target)
+    for key, value in model_hints(cfg).items():  # hops and activation sizes, for tiles
+        overrides.setdefault(key, value)
     return instantiate(cfg.dataset, task_kind=task_cls.kind, **overrides)
+
+
+def model_hints(cfg: DictConfig) -> dict[str, Any]:
+    """The model's ``tiling_hints`` (hops, activation sizes) for a data module that takes them
+    (``takes_model_hints``), read from the model config; ``{}`` otherwise."""
+    if cfg.get("model") is None or not getattr(_class(cfg.dataset, "dataset"), "takes_model_hints", False):
+        return {}
+    hints = getattr(_class(cfg.model, "model"), "tiling_hints", None)
+    return dict(hints(cfg.model)) if hints else {}
 
 
 def build_task(cfg: DictConfig, dm, fixed_kwargs: dict[str, Any] | None = None):

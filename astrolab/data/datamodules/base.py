@@ -34,6 +34,8 @@ class AstroDataModule(L.LightningDataModule):
     #: Data modules that build one of several targets: the keys that change with that choice
     #: (``{choice: {key: ...}}``); :meth:`use_target_keys` applies one to the instance.
     batch_keys_by_target: ClassVar[dict[str, dict[str, tuple[str, ...] | None]]] = {}
+    #: data modules that take the model's ``tiling_hints`` (``num_hops``, ``activation_floats``) from the run
+    takes_model_hints: ClassVar[bool] = False
 
     @property
     def num_features(self) -> int:
@@ -73,14 +75,16 @@ class AstroDataModule(L.LightningDataModule):
         self.evaluate_all = evaluate_all
 
     # -- shared steps ------------------------------------------------------------------------------
-    def cached_build(self, kind: str, key: str, source: str | None = None, checksum: str | None = None):
+    def cached_build(self, kind: str, key: str, source: str | None = None, checksum: str | None = None,
+                     mmap: bool = False):
         """The prepared TensorDict and its metadata from the verified on-disk cache, or built by
         ``self._build()`` and cached; ``meta["cache"]`` says which. ``source`` is the file actually passed:
         the entry records the file it was built from, and on a hit ``meta["info"]["path"]`` names ``source``
-        (another file with the same bytes may have built the entry)."""
+        (another file with the same bytes may have built the entry). ``mmap``: a hit's arrays stay
+        memory-mapped on disk (verified as they are read in chunks, never loaded whole)."""
         from astrolab.data.cache import load_cached, save_cached
 
-        cached = load_cached(self.cache_dir, kind, key) if self.use_cache else None
+        cached = load_cached(self.cache_dir, kind, key, mmap=mmap) if self.use_cache else None
         if cached is None:
             td, meta = self._build()
             if self.use_cache:

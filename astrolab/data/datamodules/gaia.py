@@ -144,7 +144,8 @@ class GaiaDataModule(NodeGraphDataModule):
             info["removed_rows"] = [[r, why] for r, why in sorted(table.removed.items())]
         return NodeTable(features=table.features, feature_names=table.feature_names, target=raw_target,
                          ids=table.ids, rows=table.rows.astype(np.int64), graph_points=points, info=info,
-                         given_split=given_split)
+                         given_split=given_split,
+                         sky=np.column_stack([table.columns["ra"], table.columns["dec"]]))
 
     def _load_hats_table(self) -> NodeTable:
         """A HATS catalog: columns checked on its schema, then cuts and features per partition as Dask tasks

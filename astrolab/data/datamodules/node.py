@@ -9,6 +9,12 @@ Batch layout (one ``TensorDict`` per step, the whole graph; train/val/test are n
                         ``predict_dataloader`` scores)
     edges   batch [E]:  index [E, 2] int64 (source, target); ``edge_index = index.t()`` for PyG
 
+With ``dataset.batching=tiles`` a batch is one sky tile (:mod:`astrolab.data.tiles`) in the same layout:
+its nodes are ordered core first, then by hop distance from the core (``nodes.hop`` [N] int64, 0 for
+core nodes), ``index`` is the node's global index and the split masks and ``predict_mask`` hold core
+nodes only. A model may use ``hop`` to skip outputs nobody reads (a layer's outputs are needed only
+``num_layers - layer - 1`` hops from the core).
+
 Subclasses (one per survey) implement :meth:`load_table`; this class owns the row policies
 (``dataset.duplicates``, probability labels with ``dataset.target_threshold`` / ``dataset.target_ignore``),
 splitting (seeded and stratified, or kept from ``dataset.split.column``), the checks made before anything
@@ -52,10 +58,25 @@ class NodeTable:
     graph_points: np.ndarray      # [N, D] coordinates for the kNN graph
     info: dict[str, Any]          # "id_column": None when ids are row numbers (duplicates then compare rows)
     given_split: np.ndarray | None = None  # raw values of dataset.split.column (train/val/test)
+    sky: np.ndarray | None = None  # [N, 2] ra, dec in degrees (sky tiles); None: tiles unavailable
 
 
 def _identity(x):
     return x
+
+
+class _Tiles:
+    """Map-style dataset of a data module's tiles (a ``DataLoader`` over it lets Lightning shard tiles
+    over DDP ranks with its ``DistributedSampler``)."""
+
+    def __init__(self, dm, tiles: list[int], split: str) -> None:
+        self.dm, self.tiles, self.split = dm, tiles, split
+
+    def __len__(self) -> int:
+        return len(self.tiles)
+
+    def __getitem__(self, i: int):
+        return self.dm.tile_batch(self.tiles[i], self.split if self.split in ("train", "val", "test") else "test")
 
 
 class NodeGraphDataModule(AstroDataModule):
@@ -79,9 +100,19 @@ class NodeGraphDataModule(AstroDataModule):
         fixed: preprocessing saved with a trained model (:meth:`preprocessing`: scaler, class names,
             target statistics) for evaluation and prediction; when given, nothing is refitted.
         evaluate_all: put every labelled row in the test split (evaluating a model on another file).
+        batching: ``full`` (the whole graph every step), ``tiles`` (HEALPix sky tiles with a k-hop margin,
+            :mod:`astrolab.data.tiles`) or ``auto`` (full when the graph and a full-batch pass fit
+            ``memory_budget_gb``, tiles above it).
+        memory_budget_gb: memory the data and the training pass may use (``None``: a quarter of the memory
+            available at start). Above half of it the graph arrays stay memory-mapped in the cache folder.
+        tiles: ``{"nside": "auto" | int}`` (auto: HEALPix pixels of mixed orders, a pixel split into its four
+            children while its tile needs more than half the budget; an int: one order everywhere).
+        num_hops / activation_floats: set by the run from the model (hops a node's output depends on;
+            float32 activations per node and per edge of a training pass); the data module never sees the model.
     """
 
     data_kind = "node_graph"
+    takes_model_hints = True
     batch_keys = {"target": ("nodes", "y"), "mask": ("nodes", "{stage}_mask"), "id": ("nodes", "id")}
 
     def __init__(self, path: str | None = None, target: str | None = None,
@@ -90,8 +121,31 @@ class NodeGraphDataModule(AstroDataModule):
                  task_kind: str = "classification", cache_dir: str | None = None, use_cache: bool = True,
                  fixed: dict[str, Any] | None = None, evaluate_all: bool = False, duplicates: str = "first",
                  target_threshold: float | None = None, target_ignore: list[float] | None = None,
-                 predict_all: bool = False) -> None:
+                 predict_all: bool = False, batching: str = "auto", memory_budget_gb: float | None = None,
+                 tiles: dict[str, Any] | None = None, num_hops: int | None = None,
+                 activation_floats: dict[str, float] | None = None) -> None:
         super().__init__()
+        self.batching = str(batching)
+        if self.batching not in ("auto", "full", "tiles"):
+            raise ConfigError(f"dataset.batching={batching} is not one of auto, full, tiles")
+        try:
+            self.memory_budget_gb = None if memory_budget_gb in (None, "auto") else float(memory_budget_gb)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"dataset.memory_budget_gb={memory_budget_gb} must be a number of GiB, e.g. 4") from exc
+        if self.memory_budget_gb is not None and self.memory_budget_gb <= 0:
+            raise ConfigError(f"dataset.memory_budget_gb={memory_budget_gb} must be positive, e.g. 4")
+        self.tiles_cfg = {"nside": "auto", **dict(tiles or {})}
+        nside = self.tiles_cfg["nside"]
+        if nside not in (None, "auto"):
+            try:
+                ok = int(nside) >= 1 and int(nside) & (int(nside) - 1) == 0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ConfigError(f"dataset.tiles.nside={nside} must be auto or a power of two (1, 2, 4, ... 8192)")
+        self.num_hops = None if num_hops is None else int(num_hops)
+        self.activation_floats = dict(activation_floats or {})
+        self.tile_plan = None
         self.path = None if path in (None, "", "null") else str(path)
         self.target = target
         self.columns = {k: v for k, v in dict(columns or {}).items() if v}
@@ -148,7 +202,7 @@ class NodeGraphDataModule(AstroDataModule):
                 "split": self.split_cfg, "task_kind": self.task_kind, "class_names": self.fixed_class_names,
                 "evaluate_all": self.evaluate_all, "predict_all": self.predict_all, "duplicates": self.duplicates,
                 "threshold": [self.target_threshold, self.target_ignore],
-                "features": (self.fixed or {}).get("feature_names"), "version": 3}
+                "features": (self.fixed or {}).get("feature_names"), "version": 4}
 
     # -- preparation -------------------------------------------------------------------------------
     def _build(self) -> tuple[TensorDict, dict[str, Any]]:
@@ -215,7 +269,9 @@ class NodeGraphDataModule(AstroDataModule):
         meta["graph_seconds"] = time.perf_counter() - t1
         log.info("kNN graph (k=%d, space=%s): %d nodes, %d edges in %.2f s", self.graph_cfg["k"],
                  self.graph_cfg["space"], n, edge_index.shape[1], meta["graph_seconds"])
+        sky = {} if table.sky is None else {"sky": torch.from_numpy(np.ascontiguousarray(table.sky, np.float64))}
         nodes = TensorDict({
+            **sky,
             "x_raw": torch.from_numpy(table.features),
             "y": y,
             "train_mask": torch.from_numpy(masks["train"]),
@@ -245,7 +301,8 @@ class NodeGraphDataModule(AstroDataModule):
         return NodeTable(features=table.features[keep], feature_names=table.feature_names,
                          target=None if table.target is None else table.target[keep], ids=table.ids[keep],
                          rows=table.rows[keep], graph_points=table.graph_points[keep], info=table.info,
-                         given_split=None if table.given_split is None else table.given_split[keep])
+                         given_split=None if table.given_split is None else table.given_split[keep],
+                         sky=None if table.sky is None else table.sky[keep])
 
     def _split(self, table: NodeTable, strat, eligible: np.ndarray, class_names) -> dict[str, np.ndarray]:
         """The split column's split, or a seeded (stratified) one over whole duplicate groups."""
@@ -274,7 +331,19 @@ class NodeGraphDataModule(AstroDataModule):
         path = self.source_path()
         checksum = self.source_checksum(path)
         key = cache_key(checksum, self.data_config())
-        td, meta = self.cached_build("node_graph", key, source=str(path), checksum=checksum)
+        sizes = self._entry_sizes(key)
+        mmap = sizes is not None and self._choose_batching(*sizes)[1] and self.use_cache
+        td, meta = self.cached_build("node_graph", key, source=str(path), checksum=checksum, mmap=mmap)
+        n, e = int(td["nodes"].batch_size[0]), int(td["edges"].batch_size[0])
+        mode, out_of_core, why = self._choose_batching(n, e, int(td["nodes", "x_raw"].shape[1]))
+        if out_of_core and not mmap and self.use_cache:  # just built: read it back memory-mapped
+            from astrolab.data.cache import load_cached
+
+            del td
+            td, _ = load_cached(self.cache_dir, "node_graph", key, verify=False, mmap=True)
+        self.batching_info = {"mode": mode, "why": why, "out_of_core": bool(out_of_core and self.use_cache)}
+        log.info("batching=%s (dataset.batching=%s): %s%s", mode, self.batching, why,
+                 "; graph arrays memory-mapped from the cache" if self.batching_info["out_of_core"] else "")
         self.meta = meta
         self.feature_names = list(meta["feature_names"])
         self.class_names = meta.get("class_names") or self.fixed_class_names
@@ -286,10 +355,14 @@ class NodeGraphDataModule(AstroDataModule):
         self.scaler = self.fit_scaler(x_raw[train] if train.any() else x_raw, self.feature_names, ddof=1)
         mean = torch.tensor(self.scaler["mean"], dtype=torch.float64)
         std = torch.tensor(self.scaler["std"], dtype=torch.float64)
-        nodes["x"] = ((x_raw - mean) / std).float()
-        del nodes["x_raw"]
-        nodes["index"] = torch.arange(nodes.batch_size[0])
-        nodes["predict_mask"] = nodes["test_mask"].clone()
+        if mode == "full":
+            nodes["x"] = ((x_raw - mean) / std).float()
+            del nodes["x_raw"]
+            nodes["index"] = torch.arange(nodes.batch_size[0])
+            nodes["predict_mask"] = nodes["test_mask"].clone()
+        else:  # tiles standardise their own rows (x_raw may be a memory-mapped file)
+            self._scale = (mean.numpy(), std.numpy())
+            self._plan_tiles(td)
         if self.task_kind == "classification" and self.class_names is not None:
             y = nodes["y"]
             counts = torch.bincount(y[train], minlength=len(self.class_names)).double()
@@ -302,6 +375,105 @@ class NodeGraphDataModule(AstroDataModule):
             self.target_stats = self.fit_target_stats(nodes["y"][train])
         self.graph = td
         self.timings["setup"] = time.perf_counter() - t0
+
+    # -- batching: full graph or sky tiles ----------------------------------------------------------
+    def _entry_sizes(self, key: str) -> tuple[int, int, int] | None:
+        """``(nodes, edges, features)`` of a cache entry from its manifest (before reading any array)."""
+        import json
+
+        from astrolab.data.cache import entry_path
+
+        if not self.use_cache:
+            return None
+        try:
+            arrays = json.loads((entry_path(self.cache_dir, "node_graph", key) / "manifest.json").read_text())["arrays"]
+            n, f = arrays["nodes/x_raw"]["shape"]
+            return int(n), int(arrays["edges/index"]["shape"][0]), int(f)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def budget_bytes(self) -> float:
+        from astrolab.data.tiles import default_memory_budget_gb
+
+        gb = self.memory_budget_gb if self.memory_budget_gb is not None else default_memory_budget_gb()
+        return gb * 2**30
+
+    def _choose_batching(self, n: int, e: int, f: int) -> tuple[str, bool, str]:
+        """``(mode, out_of_core, why)`` for a graph of ``n`` nodes, ``e`` edges and ``f`` features."""
+        from astrolab.data.tiles import activation_bytes, graph_bytes
+
+        budget = self.budget_bytes()
+        data = graph_bytes(n, e, f)
+        need = data + activation_bytes(n, e, self.activation_floats)
+        src = "dataset.memory_budget_gb" if self.memory_budget_gb is not None else "default: 1/4 of available memory"
+        fits = (f"graph {data / 2**30:.2f} GiB + full-batch activations {(need - data) / 2**30:.2f} GiB "
+                f"{'<=' if need <= budget else '>'} budget {budget / 2**30:.2f} GiB ({src})")
+        if self.batching == "full" or (self.batching == "auto" and need <= budget):
+            return "full", False, fits if self.batching == "auto" else "dataset.batching=full"
+        out_of_core = data > budget / 2
+        why = fits if self.batching == "auto" else "dataset.batching=tiles"
+        if out_of_core:
+            why += f"; graph arrays {data / 2**30:.2f} GiB > half the budget"
+        return "tiles", out_of_core, why
+
+    def _plan_tiles(self, td: TensorDict) -> None:
+        from astrolab.data.tiles import csr, plan_adaptive, plan_tiles
+
+        nodes = td["nodes"]
+        if "sky" not in nodes.keys():
+            raise ConfigError("dataset.batching=tiles needs sky positions (ra, dec) in the catalog; "
+                              "use dataset.batching=full")
+        if self.num_hops is None:
+            raise ConfigError("dataset.batching=tiles needs the model's number of hops: pass num_hops=<message-"
+                              "passing layers> to the data module (astrolab runs set it from the model)")
+        t0 = time.perf_counter()
+        n = int(nodes.batch_size[0])
+        rowptr, col, _ = csr(td["edges", "index"].numpy(), n)
+        sky = nodes["sky"].numpy()
+        ra, dec = np.asarray(sky[:, 0]), np.asarray(sky[:, 1])
+        nside = self.tiles_cfg["nside"]
+        if nside in (None, "auto"):  # pixels of mixed orders, each tile within half the budget
+            plan = plan_adaptive(ra, dec, rowptr, col, self.num_hops, self.budget_bytes() / 2,
+                                 self.activation_floats)
+        else:
+            plan = plan_tiles(ra, dec, rowptr, col, self.num_hops, int(nside))
+        self.tile_plan, self._csr = plan, (rowptr, col)
+        self._plan_seconds = round(time.perf_counter() - t0, 3)
+        log.info("tiles: %s (planned in %.1f s)", plan.summary(), self._plan_seconds)
+
+    def tile_batch(self, t: int, predict_split: str = "test") -> TensorDict:
+        """Tile ``t`` as a batch (layout of the whole-graph batch; split masks and ``predict_mask`` hold
+        the tile's core nodes only, ``index`` is the node's global index)."""
+        from astrolab.data.tiles import induced_edges
+
+        plan = self.tile_plan
+        sorted_ids, hop = plan.tile_nodes(t, return_hops=True)
+        order = np.argsort(hop, kind="stable")  # core first, then ring by ring (models may trim per layer)
+        ids, hop = sorted_ids[order], hop[order]
+        core = hop == 0
+        src = self.graph["nodes"]
+        mean, std = self._scale
+        x = (np.asarray(src["x_raw"].numpy()[ids], np.float64) - mean) / std
+        core_t = torch.from_numpy(core)
+        idx = torch.from_numpy(ids)
+        out = {"x": torch.from_numpy(x.astype(np.float32)), "index": idx, "hop": torch.from_numpy(hop)}
+        for k in ("y", "id", "row"):
+            out[k] = src[k][idx]
+        for s in ("train", "val", "test"):
+            out[f"{s}_mask"] = src[f"{s}_mask"][idx] & core_t
+        out["predict_mask"] = out[f"{predict_split}_mask"].clone()
+        local = np.empty(len(ids), np.int64)
+        local[order] = np.arange(len(ids))  # position in the sorted ids -> position in the tile
+        edges = local[induced_edges(*self._csr, sorted_ids)]
+        plan.sizes[t] = (len(ids), len(edges))
+        return TensorDict({"nodes": TensorDict(out, batch_size=[len(ids)]),
+                           "edges": TensorDict({"index": torch.from_numpy(edges)}, batch_size=[len(edges)])},
+                          batch_size=[])
+
+    def tiles_of(self, split: str) -> list[int]:
+        """Tiles with at least one core node of ``split``."""
+        mask = self.graph["nodes", f"{split}_mask"].numpy()
+        return [t for t, c in enumerate(self.tile_plan.core) if mask[c].any()]
 
     def preprocessing(self) -> dict[str, Any]:
         """Saved in checkpoints: what evaluation and prediction must apply identically."""
@@ -328,6 +500,9 @@ class NodeGraphDataModule(AstroDataModule):
                 "n_unseen_class": self.meta["info"].get("n_unseen_class"),
                 "n_ignore_band": self.meta["info"].get("n_ignore_band"),
                 "split_column": self.split_cfg.get("column"),
+                "batching": None if not hasattr(self, "batching_info") else {
+                    **self.batching_info, **({"tiles": {**self.tile_plan.summary(), "plan_seconds": self._plan_seconds}}
+                                             if self.tile_plan is not None else {})},
                 "split_sizes": {s: int(self.graph["nodes", f"{s}_mask"].sum()) for s in ("train", "val", "test")}}
 
     def row_status(self) -> dict[int, str]:
@@ -364,6 +539,10 @@ class NodeGraphDataModule(AstroDataModule):
 
         if self.graph is None:
             self.setup()
+        if self.tile_plan is not None:
+            target = self.predict_split if split == "predict" else split
+            return DataLoader(_Tiles(self, self.tiles_of(target), target), batch_size=None, shuffle=shuffle,
+                              collate_fn=_identity)
         if split == "predict":
             self.graph["nodes", "predict_mask"] = self.graph["nodes", f"{self.predict_split}_mask"].clone()
         return DataLoader([self.graph], batch_size=None, collate_fn=_identity, shuffle=False)

@@ -6,6 +6,7 @@ baseline (``model=mlp``) directly comparable with the graph models.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from astrolab.models.components.mlp import EnhancedMLPBlock
@@ -74,15 +75,38 @@ class ModernGraphEncoder(nn.Module):
         h = self.dropout(self.act(self.norms[i](h)))
         return x + h if self.residual else h
 
-    def forward(self, x: Tensor, edge_index: Tensor | None = None) -> Tensor:
+    def trims(self) -> bool:
+        """Whether :meth:`forward` can skip outputs by hop: each layer's output at a node depends on that
+        node's incoming edges only (GAT softmax, SAGE mean, GIN sum, per-node norms). GCN's normalisation
+        reads the degree of each source, and batch norm statistics read every node: not trimmed."""
+        return self.conv_type in ("gat", "sage", "gin") and not isinstance(self.norms[0], nn.BatchNorm1d)
+
+    def forward(self, x: Tensor, edge_index: Tensor | None = None, hop: Tensor | None = None) -> Tensor:
+        """``hop`` (optional, [N] int64, non-decreasing, 0 for the nodes whose outputs are read): the nodes'
+        hop distance from those nodes (a sky tile). Layer ``i`` of ``L`` then computes outputs only for nodes
+        within ``L - 1 - i`` hops, from inputs within ``L - i`` hops; the output rows of other nodes are
+        zeros (exact for the hop-0 rows, and less work: the outer rings of a tile are its largest part)."""
         if edge_index is None and self.conv_type != "none":
             raise ValueError(f"conv_type={self.conv_type} needs an edge_index")
+        n_all = x.shape[0]
+        trim = hop is not None and self.trims() and len(self.convs) > 0
+        if trim:
+            n_layers = len(self.convs)
+            counts = torch.bincount(hop.clamp(max=n_layers), minlength=n_layers + 1).cumsum(0).tolist()
+            x = x[:counts[n_layers]]  # nodes within L hops (the rows are ordered by hop)
         x = self.act(self.input(x))
         for i in range(len(self.convs)):
+            ei = edge_index
+            if trim:
+                keep_in, keep_out = counts[n_layers - i], counts[n_layers - 1 - i]
+                x = x[:keep_in]
+                ei = edge_index[:, edge_index[1] < keep_out]  # edges into the nodes this layer must output
             if self.gradient_checkpointing and self.training:
                 from torch.utils.checkpoint import checkpoint
 
-                x = checkpoint(self._layer, i, x, edge_index, use_reentrant=False)
+                x = checkpoint(self._layer, i, x, ei, use_reentrant=False)
             else:
-                x = self._layer(i, x, edge_index)
+                x = self._layer(i, x, ei)
+        if trim and x.shape[0] < n_all:
+            x = torch.cat([x, x.new_zeros(n_all - x.shape[0], x.shape[1])])
         return x
