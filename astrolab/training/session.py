@@ -306,6 +306,20 @@ def _kept_line(run_dir: Path) -> str:
     return f"interrupted before the first epoch ended; nothing to continue in {run_dir}"
 
 
+def _rank_zero_trainer(trainer):
+    """The trainer rank 0 predicts with alone after a DDP fit and test (``trainer.predict`` of a DDP trainer
+    is collective, and the other ranks have stopped): a single-device one on the same device."""
+    if trainer.world_size <= 1:
+        return trainer
+    import lightning as L
+
+    dev = trainer.strategy.root_device
+    return L.Trainer(accelerator="gpu" if dev.type == "cuda" else "cpu",
+                     devices=[dev.index or 0] if dev.type == "cuda" else 1, logger=False,
+                     enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                     precision=trainer.precision)
+
+
 # -- commands -----------------------------------------------------------------------------------------
 def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
     """Fit and test one configuration; returns the summary (also written to summary.json), or
@@ -342,7 +356,7 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
         model.reset_parameters()
         t_data = time.perf_counter() - t0
 
-        if resume_from is None:
+        if resume_from is None and not rundir.is_ddp_child():
             OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
         model.astrolab_meta = checkpoint_meta(cfg, choices, dm, task)
         first_epoch = _FirstEpochTimer(t_start)
@@ -369,7 +383,7 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
         metrics.update(baseline_metrics(dm, task))
         if not trainer.is_global_zero:
             return ({}, model) if return_model else {}
-        table = _write_split_predictions(cfg, run_dir, trainer, model, dm, task)
+        table = _write_split_predictions(cfg, run_dir, _rank_zero_trainer(trainer), model, dm, task)
         plots = save_plots(cfg, run_dir, model, task, dm, table, trainer)
         last = run_dir / "checkpoints" / "last.ckpt"
         summary = {
@@ -387,6 +401,8 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
             "seconds": {"data": round(t_data, 3), "fit": round(t_fit, 3), "test": round(t_test, 3),
                         "to_first_epoch": first_epoch.seconds,
                         "total": round(time.perf_counter() - t_start, 3)},
+            "time_to_first_epoch_s": first_epoch.seconds,
+            "world_size": int(trainer.world_size),
             "run_dir": str(run_dir),
             "plots": plots,
             "astrolab_version": __version__,
