@@ -312,6 +312,10 @@ def _rank_zero_trainer(trainer):
     if trainer.world_size <= 1:
         return trainer
     import lightning as L
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():  # the other ranks have left: no collectives now
+        dist.destroy_process_group()
 
     dev = trainer.strategy.root_device
     return L.Trainer(accelerator="gpu" if dev.type == "cuda" else "cpu",
@@ -381,6 +385,8 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
         metrics = _scalar_metrics(trainer.test(model, datamodule=dm, verbose=False))
         t_test = time.perf_counter() - t0
         metrics.update(baseline_metrics(dm, task))
+        if trainer.world_size > 1:
+            trainer.strategy.barrier("astrolab-test-done")
         if not trainer.is_global_zero:
             return ({}, model) if return_model else {}
         table = _write_split_predictions(cfg, run_dir, _rank_zero_trainer(trainer), model, dm, task)
