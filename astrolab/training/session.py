@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -316,6 +317,9 @@ def _rank_zero_trainer(trainer):
 
     if dist.is_available() and dist.is_initialized():  # the other ranks have left: no collectives now
         dist.destroy_process_group()
+    # the launcher's variables would make the next job of a multirun think its ranks exist already
+    for var in ("LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        os.environ.pop(var, None)
 
     dev = trainer.strategy.root_device
     return L.Trainer(accelerator="gpu" if dev.type == "cuda" else "cpu",
