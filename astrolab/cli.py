@@ -150,9 +150,38 @@ def _sweeper_value(summary):
     return float(best) if best is not None else float("nan")
 
 
+#: ``[console script, command, args...]`` as the user ran it (``run_hydra`` rewrites ``sys.argv`` for Hydra)
+_COMMAND_LINE: list[str] = []
+
+
+def _argv_for_ddp_children(command: str) -> None:
+    """Inside a job: make ``sys.argv`` the command Lightning's DDP launcher re-runs for ranks > 0 — the real
+    console script (or ``python -m astrolab.cli``), the command, the user's config folders and this job's
+    own overrides (never ``-m``: in a multirun each job's ranks run that one job) — and point
+    ``hydra.run.dir``, which the launcher passes on, at this job's directory."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import read_write
+
+    if not _COMMAND_LINE or not HydraConfig.initialized():
+        return
+    hc = HydraConfig.get()
+    orig = _COMMAND_LINE[2:]
+    keep: list[str] = []
+    for i, a in enumerate(orig):
+        if a.startswith(("--config-dir=", "-cd=")):
+            keep.append(a)
+        elif a in ("--config-dir", "-cd") and i + 1 < len(orig):
+            keep += [a, orig[i + 1]]
+    keep += [a for a in hc.overrides.hydra if a.startswith("hydra.searchpath")]
+    sys.argv = [_COMMAND_LINE[0], command, *keep, *hc.overrides.task]
+    with read_write(hc):
+        hc.run.dir = hc.runtime.output_dir
+
+
 def _train_job(cfg):
     from astrolab.training.run import train
 
+    _argv_for_ddp_children("train")
     return _sweeper_value(_guarded(lambda: train(cfg), cfg, "train"))
 
 
@@ -313,6 +342,11 @@ def run_hydra(command: str, args: list[str]) -> None:
     from astrolab.hpo.space import register_resolvers as register_hpo_resolvers
 
     register_hpo_resolvers()
+    import __main__
+
+    # keep the real script (DDP ranks > 0 re-run it); ``python -m astrolab.cli`` has no file to re-run
+    script = sys.argv[0] if getattr(__main__, "__spec__", None) is None and os.path.isfile(sys.argv[0]) else ""
+    _COMMAND_LINE[:] = [os.path.abspath(script) if script else "", command, *args]
     sys.argv = [f"astrolab {command}", *args]
     hydra.main(config_path=str(conf_dir()), config_name=command,
                execution_whitelist=list(whitelist()))(JOBS[command])()
@@ -357,7 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     _PREPARED.clear()
     try:
         validate_choices(rest)
-        rest = prepare_run_dir(command, rest)
+        from astrolab.training.rundir import is_ddp_child
+
+        if not is_ddp_child():  # a DDP rank > 0 runs in the directory rank 0 prepared and holds
+            rest = prepare_run_dir(command, rest)
         try:
             run_hydra(command, rest)
         except Exception:

@@ -50,3 +50,40 @@ def test_stratified_split_is_seeded_disjoint_and_proportional():
     assert not (a["train"] & a["val"]).any() and not (a["train"] & a["test"]).any()
     assert (a["train"] | a["val"] | a["test"]).all()
     assert a["test"][labels == 1].sum() == 10 and a["val"][labels == 1].sum() == 20
+
+
+def _unique_key_symmetrise(src, dst, n):
+    """The symmetrisation graphs.py used before the sparse one (np.unique of src·n + dst): the reference."""
+    keep = src != dst
+    src, dst = src[keep], dst[keep]
+    a = np.concatenate([src, dst]).astype(np.int64)
+    b = np.concatenate([dst, src]).astype(np.int64)
+    key = np.unique(a * n + b)
+    return torch.from_numpy(np.stack([key // n, key % n]))
+
+
+def test_sparse_symmetrisation_equals_the_unique_key_one(monkeypatch):
+    """Same edges in the same order (sorted by source, then target) as np.unique of the keys, for kNN
+    (open and periodic; ties and coincident points included; queried in chunks of 7) and radius graphs."""
+    from scipy.spatial import cKDTree
+
+    from astrolab.data import graphs
+
+    monkeypatch.setattr(graphs, "_QUERY_CHUNK", 7)
+    rng = np.random.default_rng(5)
+    for trial in range(8):
+        n, k = int(rng.integers(20, 200)), int(rng.integers(1, 10))
+        pts = rng.uniform(0, 10, (n, 3))
+        if trial % 2:
+            pts[: n // 4] = pts[0]         # coincident points: "self" may not be among the k + 1 found
+            pts = np.round(pts)            # ties
+        box = 10.0 if trial % 3 else None
+        wrapped = np.mod(pts, box) if box else pts
+        _, idx = cKDTree(wrapped, boxsize=box).query(wrapped, k=k + 1)
+        ref = _unique_key_symmetrise(np.repeat(np.arange(n), k + 1), idx.reshape(-1), n)
+        got = knn_graph(pts, k=k, boxsize=box, backend="scipy")
+        assert got.dtype == torch.int64 and torch.equal(got, ref)
+        pairs = cKDTree(wrapped, boxsize=box).query_pairs(1.5, output_type="ndarray")
+        assert torch.equal(radius_graph(pts, 1.5, boxsize=box), _unique_key_symmetrise(pairs[:, 0], pairs[:, 1], n))
+        src, dst = rng.integers(0, n, 3 * n), rng.integers(0, n, 3 * n)
+        assert torch.equal(graphs._symmetrise(src, dst, n), _unique_key_symmetrise(src, dst, n))

@@ -189,7 +189,8 @@ class EpochCSVLogger(CSVLogger):
     @property
     def experiment(self):
         exp = super().experiment
-        if exp is not None and os.path.basename(getattr(exp, "metrics_file_path", "")) != RAW_METRICS:
+        path = getattr(exp, "metrics_file_path", None)  # ranks > 0 get Lightning's DummyExperiment: no path
+        if isinstance(path, str) and os.path.basename(path) != RAW_METRICS:
             exp.metrics_file_path = os.path.join(exp.log_dir, RAW_METRICS)
         return exp
 

@@ -73,11 +73,21 @@ def _read_lock(lock: Path) -> tuple[str, int] | None:
         return None
 
 
+def is_ddp_child() -> bool:
+    """A process Lightning's DDP launcher started for rank > 0 (``LOCAL_RANK``/``NODE_RANK`` set by it)."""
+    return "WORLD_SIZE" in os.environ and (os.environ.get("LOCAL_RANK", "0") not in ("", "0")
+                                            or os.environ.get("NODE_RANK", "0") not in ("", "0"))
+
+
 def acquire(path: str | Path, *, allow_results: bool = False, what: str = "train") -> Path:
     """Claim ``path`` for this process: refuse a directory with results (unless ``allow_results``, i.e.
-    continuing that run) or one in use by another live process; create it and its lock."""
+    continuing that run) or one in use by another live process; create it and its lock. A DDP process of
+    rank > 0 shares the directory rank 0 holds (no lock of its own, no check)."""
     path = Path(path).expanduser().resolve()
     if path in _HELD:
+        return path
+    if is_ddp_child():
+        path.mkdir(parents=True, exist_ok=True)
         return path
     if path.exists() and not path.is_dir():
         raise RunDirError(f"hydra.run.dir={path} is a file, not a directory; choose another hydra.run.dir=")
@@ -144,7 +154,7 @@ def discard_if_empty(path: str | Path) -> bool:
     import shutil
 
     path = Path(path).expanduser().resolve()
-    if not path.is_dir() or results_in(path):
+    if not path.is_dir() or results_in(path) or is_ddp_child():
         return False
     entries = list(path.iterdir())
     if not all(e.name.startswith(_SCAFFOLD) or (e.is_file() and e.suffix == ".log") for e in entries):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -308,6 +309,27 @@ def _kept_line(run_dir: Path) -> str:
     return f"interrupted before the first epoch ended; nothing to continue in {run_dir}"
 
 
+def _rank_zero_trainer(trainer):
+    """The trainer rank 0 predicts with alone after a DDP fit and test (``trainer.predict`` of a DDP trainer
+    is collective, and the other ranks have stopped): a single-device one on the same device."""
+    if trainer.world_size <= 1:
+        return trainer
+    import lightning as L
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():  # the other ranks have left: no collectives now
+        dist.destroy_process_group()
+    # the launcher's variables would make the next job of a multirun think its ranks exist already
+    for var in ("LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        os.environ.pop(var, None)
+
+    dev = trainer.strategy.root_device
+    return L.Trainer(accelerator="gpu" if dev.type == "cuda" else "cpu",
+                     devices=[dev.index or 0] if dev.type == "cuda" else 1, logger=False,
+                     enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                     precision=trainer.precision)
+
+
 # -- commands -----------------------------------------------------------------------------------------
 def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
     """Fit and test one configuration; returns the summary (also written to summary.json), or
@@ -347,7 +369,7 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
             use_pretrained(encoder, cfg, model, dm)
         t_data = time.perf_counter() - t0
 
-        if resume_from is None:
+        if resume_from is None and not rundir.is_ddp_child():
             OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
         model.astrolab_meta = checkpoint_meta(cfg, choices, dm, task)
         first_epoch = _FirstEpochTimer(t_start)
@@ -372,11 +394,15 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
         metrics = _scalar_metrics(trainer.test(model, datamodule=dm, verbose=False))
         t_test = time.perf_counter() - t0
         metrics.update(baseline_metrics(dm, task))
+        if trainer.world_size > 1:
+            trainer.strategy.barrier("astrolab-test-done")
         if not trainer.is_global_zero:
             return ({}, model) if return_model else {}
+        pred_trainer = _rank_zero_trainer(trainer)  # one device: a DDP trainer's predict is collective
         if getattr(task, "calibrate", False):
-            metrics.update(temperature_scaling(trainer, model, dm, task, [best, run_dir / "checkpoints" / "last.ckpt"]))
-        table = _write_split_predictions(cfg, run_dir, trainer, model, dm, task)
+            metrics.update(temperature_scaling(pred_trainer, model, dm, task,
+                                               [best, run_dir / "checkpoints" / "last.ckpt"]))
+        table = _write_split_predictions(cfg, run_dir, pred_trainer, model, dm, task)
         plots = save_plots(cfg, run_dir, model, task, dm, table, trainer)
         if getattr(task, "calibrate", False) and table is not None:
             metrics.update(_calibration(table, task, run_dir, cfg))
@@ -398,6 +424,8 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
             "seconds": {"data": round(t_data, 3), "fit": round(t_fit, 3), "test": round(t_test, 3),
                         "to_first_epoch": first_epoch.seconds,
                         "total": round(time.perf_counter() - t_start, 3)},
+            "time_to_first_epoch_s": first_epoch.seconds,
+            "world_size": int(trainer.world_size),
             "run_dir": str(run_dir),
             "plots": plots,
             "astrolab_version": __version__,
