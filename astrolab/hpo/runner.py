@@ -326,7 +326,14 @@ class NativeRunner:
         """Train one config on the shared data; ``(monitored value, model, info)``."""
         from lightning.pytorch.callbacks import ModelSummary, ProgressBar
 
-        from astrolab.training.build import build_callbacks, build_loggers, build_task, check_compatible, prepare_config
+        from astrolab.training.build import (
+            build_callbacks,
+            build_loggers,
+            build_task,
+            check_compatible,
+            model_inputs,
+            prepare_config,
+        )
         from astrolab.training.session import _quiet_lightning, checkpoint_meta, make_trainer
 
         _quiet_lightning()
@@ -336,7 +343,7 @@ class NativeRunner:
         _, _, task_cls = check_compatible(cfg)
         key, dm = self.data.get(cfg, task_cls)
         task = build_task(cfg, dm)
-        model, recycled = self.pool.get(cfg, task, dm.num_features, key, int(cfg.seed))
+        model, recycled = self.pool.get(cfg, task, dm.num_features, key, int(cfg.seed), model_inputs(dm))
         model.astrolab_meta = checkpoint_meta(cfg, {"model": str(cfg.model._target_).rsplit(".", 1)[-1]}, dm,
                                               model.task)
         monitor = str(self.hpo.get("metric") or model.monitor) if self.cfg is not None else model.monitor
