@@ -4,9 +4,11 @@ One frequency grid per light curve, from its own epochs:
 
 * ``f_min = 1 / min(max_period, T)`` with ``T`` the baseline (last − first epoch), so any period up to
   the baseline is searched (Miras of hundreds of days in a 2–3 yr survey are reachable);
-* ``f_max = min(1 / min_period, 1 / (2 Δt_min))``: a Nyquist-like limit from the shortest interval
-  between epochs (for irregular sampling the only hard limit; Eyer & Bartholdi 1999, A&AS 135, 1), capped
-  by ``min_period``;
+* ``f_max = min(1 / min_period, 1 / (2 p))``: for irregular sampling the Nyquist limit is set by the
+  resolution ``p`` of the time stamps (every epoch is a multiple of ``p`` after the first; Eyer & Bartholdi
+  1999, A&AS 135, 1), not by the mean interval: periods far shorter than the typical gap between nights are
+  recoverable. ``p`` is estimated as the coarsest power of ten the time stamps are written in (e.g. 1e-6 d
+  for 6 decimals), so in practice ``min_period`` decides;
 * spacing ``Δf = 1 / (samples_per_peak · T)`` (``samples_per_peak`` ≥ 5, VanderPlas 2018, ApJS 236, 16).
 
 Joint multi-band power: every band gets its own floating-mean sinusoid at a shared frequency (the
@@ -50,6 +52,9 @@ class PeriodSearch:
     max_period: float | None = None  # None: the baseline
     samples_per_peak: float = 5.0
     n_peaks: int = 3
+    nterms: int = 3
+    candidates: int = 20
+    screen: str = "pooled"
     backend: str = "auto"
     threads: int = 1
     max_frequencies: int = 2_000_000
@@ -71,6 +76,11 @@ class PeriodSearch:
             raise ConfigError("dataset.period_search.samples_per_peak must be >= 1 (5 or more recommended)")
         if int(ps.n_peaks) < 1:
             raise ConfigError("dataset.period_search.n_peaks must be >= 1, e.g. 3")
+        if ps.screen not in ("bands", "pooled"):
+            raise ConfigError(f"unknown dataset.period_search.screen '{ps.screen}'; use bands or pooled")
+        if int(ps.nterms) < 1 or int(ps.candidates) < int(ps.n_peaks):
+            raise ConfigError("dataset.period_search.nterms must be >= 1 and candidates >= n_peaks (e.g. "
+                              "nterms=3 candidates=20)")
         return ps
 
     def resolved_backend(self) -> str:
@@ -89,10 +99,7 @@ def frequency_grid(t: np.ndarray, ps: PeriodSearch) -> tuple[float, float, int]:
     baseline = max(float(t[-1] - t[0]), 1e-3) if len(t) > 1 else 1.0
     longest = min(float(ps.max_period), baseline) if ps.max_period else baseline
     fmin = 1.0 / longest
-    dt = np.diff(t)
-    dt = dt[dt > 1e-6]
-    f_nyq = 0.5 / float(dt.min()) if len(dt) else 1.0 / float(ps.min_period)
-    fmax = min(1.0 / float(ps.min_period), f_nyq)
+    fmax = min(1.0 / float(ps.min_period), 0.5 / time_resolution(t))
     df = 1.0 / (float(ps.samples_per_peak) * baseline)
     n = int(np.floor((fmax - fmin) / df)) + 1 if fmax > fmin else 1
     if n > ps.max_frequencies:  # keep memory bounded: coarser spacing, logged by the caller
@@ -101,17 +108,30 @@ def frequency_grid(t: np.ndarray, ps: PeriodSearch) -> tuple[float, float, int]:
     return fmin, df, max(n, 1)
 
 
-def _band_power(t, y, dy, fmin, df, n, backend: str, threads: int) -> np.ndarray:
+def time_resolution(t: np.ndarray) -> float:
+    """The coarsest power of ten (1 d … 1e-7 d) every ``t - t[0]`` is a multiple of (Eyer & Bartholdi's
+    time-stamp resolution, the Nyquist limit of irregular sampling is ``1 / (2 p)``)."""
+    d = np.asarray(t, dtype=np.float64) - float(np.min(t)) if len(t) else np.zeros(0)
+    for k in range(0, 8):
+        q = d * 10.0**k
+        if np.all(np.abs(q - np.round(q)) < 1e-3):
+            return 10.0**-k
+    return 1e-8
+
+
+def _band_power(t, y, dy, fmin, df, n, backend: str, threads: int, fit_mean: bool = True) -> np.ndarray:
     if backend == "nifty-ls":
         import nifty_ls
 
-        res = nifty_ls.lombscargle(t, y, dy, fmin=fmin, fmax=fmin + df * (n - 1), Nf=n, center_data=True,
-                                   fit_mean=True, normalization="standard", nthreads=int(threads))
+        order = np.argsort(t, kind="stable")
+        res = nifty_ls.lombscargle(t[order], y[order], dy[order], fmin=fmin, fmax=fmin + df * (n - 1), Nf=n,
+                                   center_data=fit_mean, fit_mean=fit_mean, normalization="standard",
+                                   nthreads=int(threads))
         return np.asarray(res.power, dtype=np.float64)
     from astropy.timeseries import LombScargle
 
     freq = fmin + df * np.arange(n)
-    return np.asarray(LombScargle(t, y, dy, fit_mean=True, center_data=True, normalization="standard")
+    return np.asarray(LombScargle(t, y, dy, fit_mean=fit_mean, center_data=fit_mean, normalization="standard")
                       .power(freq, method="fast", assume_regular_frequency=True), dtype=np.float64)
 
 
@@ -134,6 +154,20 @@ def multiband_power(t: np.ndarray, y: np.ndarray, dy: np.ndarray, band: np.ndarr
             used.append(sel)
             chi0.append(c0)
     total = np.zeros(n)
+    if used and ps.screen == "pooled" and ps.nterms > 1:
+        # screening only (the candidates are re-ranked by the exact multi-band model): one periodogram of
+        # all bands together, each band centred on its weighted mean and scaled by its own scatter
+        yy, ee = np.zeros(len(t)), np.full(len(t), np.inf)
+        for sel in used:
+            w = 1.0 / np.maximum(dy[sel], 1e-6) ** 2
+            yc = y[sel] - np.sum(w * y[sel]) / np.sum(w)
+            sd = max(float(np.std(yc)), 1e-6)
+            yy[sel], ee[sel] = yc / sd, dy[sel] / sd
+        keep = np.isfinite(ee)
+        power = _band_power(t[keep], yy[keep], ee[keep], fmin, df, n, backend, ps.threads, fit_mean=False)
+        freq = fmin + df * np.arange(n)
+        return freq, power, {"n": int(keep.sum()), "k": len(used), "fmin": fmin, "fmax": float(freq[-1]),
+                             "df": df, "baseline": float(t.max() - t.min())}
     if used and backend == "nifty-ls":
         # one batched NUFFT on the union of the epochs: band b's series has weight 0 (dy = inf) on the
         # other bands' epochs, which gives exactly band b's own periodogram (tested)
@@ -176,19 +210,52 @@ def top_peaks(freq: np.ndarray, power: np.ndarray, k: int, min_sep: float) -> np
     return np.asarray(chosen, dtype=np.int64)
 
 
-def log10_fap(z: np.ndarray, n: int, k: int, fmin: float, fmax: float, baseline: float) -> np.ndarray:
+def multiband_harmonic_power(t, y, dy, band, freqs: np.ndarray, nterms: int) -> np.ndarray:
+    """Exact joint power ``1 − Σχ²_b / Σχ²₀,b`` of per-band ``nterms``-harmonic Fourier series (each band
+    its own mean, amplitudes and phases, one shared frequency) at a few ``freqs`` (weighted least squares,
+    batched over frequencies)."""
+    freqs = np.asarray(freqs, dtype=np.float64)
+    chi, chi0 = np.zeros(len(freqs)), 0.0
+    for b in np.unique(band):
+        sel = band == b
+        if sel.sum() < 2 * nterms + 2:
+            continue
+        tb, yb = t[sel], y[sel]
+        w = 1.0 / np.maximum(dy[sel], 1e-6) ** 2
+        ybar = np.sum(w * yb) / np.sum(w)
+        c0 = float(np.sum(w * (yb - ybar) ** 2))
+        if not np.isfinite(c0) or c0 <= 0:
+            continue
+        ph = (2 * np.pi * freqs[:, None] * tb[None, :])[:, None, :] * np.arange(1, nterms + 1)[None, :, None]
+        x = np.concatenate([np.ones((len(freqs), 1, len(tb))), np.cos(ph), np.sin(ph)], 1)  # [F, P, N]
+        xw = x * w
+        a = xw @ x.transpose(0, 2, 1) + 1e-9 * np.eye(x.shape[1])
+        rhs = xw @ yb
+        coef = np.linalg.solve(a, rhs[..., None])[..., 0]
+        chi += np.sum(w * yb**2) - np.sum(coef * rhs, -1)
+        chi0 += c0
+    return 1.0 - chi / chi0 if chi0 > 0 else np.zeros(len(freqs))
+
+
+def log10_fap(z: np.ndarray, n: int, k: int, fmin: float, fmax: float, baseline: float,
+              nterms: int = 1) -> np.ndarray:
     """Bonferroni-bounded false-alarm probability (log10, ≤ 0) of joint powers ``z`` (module docstring)."""
     from scipy.stats import beta
 
     z = np.clip(np.asarray(z, dtype=np.float64), 0.0, 1.0 - 1e-15)
-    d2 = max(n - 3 * k, 1)
+    d2 = max(n - (2 * nterms + 1) * k, 1)
     m = max((fmax - fmin) * baseline, 1.0)
-    logsf = beta.logsf(z, max(k, 1), d2 / 2.0) / np.log(10)
+    logsf = beta.logsf(z, max(nterms * k, 1), d2 / 2.0) / np.log(10)
     return np.minimum(0.0, np.log10(m) + logsf)
 
 
 def search_one(t, y, dy, band, ps: PeriodSearch, backend: str | None = None) -> dict[str, np.ndarray]:
-    """Top peaks of one light curve: ``period``, ``power``, ``log_fap`` (each ``[n_peaks]``, NaN-padded)."""
+    """Top peaks of one light curve: ``period``, ``power``, ``log_fap`` (each ``[n_peaks]``, NaN-padded).
+
+    The joint one-harmonic periodogram is computed on the whole grid; with ``nterms > 1`` its
+    ``candidates`` highest peaks are re-ranked by the joint ``nterms``-harmonic power on a 4× finer local
+    grid (non-sinusoidal shapes such as RRab and eclipsing binaries: the true period, not a daily alias,
+    wins), and those powers are reported."""
     k = int(ps.n_peaks)
     out = {"period": np.full(k, np.nan), "power": np.zeros(k), "log_fap": np.zeros(k)}
     if len(t) < 5:
@@ -196,12 +263,22 @@ def search_one(t, y, dy, band, ps: PeriodSearch, backend: str | None = None) -> 
     freq, power, info = multiband_power(t, y, dy, band, ps, backend)
     if info["k"] == 0:
         return out
-    idx = top_peaks(freq, power, k, min_sep=1.0 / max(info["baseline"], 1e-3))
+    sep = 1.0 / max(info["baseline"], 1e-3)
+    nterms = int(ps.nterms)
+    if nterms > 1:  # rank the candidate peaks by the multi-harmonic model, on a 4x finer local grid
+        cand = top_peaks(freq, power, max(int(ps.candidates), k), min_sep=sep)
+        local = (freq[cand][:, None] + info["df"] * np.linspace(-1, 1, 9)[None, :]).reshape(-1)
+        local = local[local > 0]
+        p_local = multiband_harmonic_power(t, y, dy, np.asarray(band), local, nterms)
+        freq, power = local, p_local
+        order = np.argsort(freq)
+        freq, power = freq[order], power[order]
+    idx = top_peaks(freq, power, k, min_sep=sep)
     m = len(idx)
     out["period"][:m] = 1.0 / freq[idx]
     out["power"][:m] = power[idx]
     out["log_fap"][:m] = log10_fap(power[idx], info["n"], info["k"], info["fmin"], info["fmax"],
-                                   info["baseline"])
+                                   info["baseline"], nterms)
     return out
 
 
