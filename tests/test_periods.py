@@ -151,3 +151,35 @@ def test_feature_branch_shapes():
     del batch["objects", "features"]
     with pytest.raises(ConfigError, match="dataset.features"):
         model(batch)
+
+
+def test_data_module_exposes_object_features_and_folds_at_the_catalogue_period(tmp_path):
+    from astrolab.data.datamodules.lightcurves import LightCurveDataModule
+    from astrolab.data.synthetic.lightcurves import generate_lightcurves
+
+    ep, ob = generate_lightcurves(tmp_path / "e.csv", tmp_path / "o.csv", n_objects=24, min_epochs=30,
+                                  max_epochs=50, seed=5)
+    dm = LightCurveDataModule(path=str(ep), objects=str(ob), use_cache=False, batch_size=8,
+                              features=["periods", "amplitude"], period_search={"min_period": 0.1, "n_peaks": 2})
+    dm.setup()
+    names = dm.object_feature_names
+    assert names == ["log_period_1", "ls_power_1", "log_fap_1", "log_period_2", "ls_power_2", "log_fap_2",
+                     "amplitude_g", "amplitude_r"]
+    assert dm.model_inputs() == {"num_object_features": 8}
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["objects", "features"].shape == (batch["objects"].batch_size[0], 8)
+    feats = dm.td["objects", "features"][dm.td["objects", "train_mask"]]
+    assert torch.allclose(feats.mean(0), torch.zeros(8), atol=1e-5)  # standardised on the training split
+    x = dm.baseline_features("test")
+    assert x.shape == (len(dm.targets("test")), 8)
+    assert dm.preprocessing()["object_scaler"]["feature_names"] == names
+    pc = dm.td["objects", "period_catalogue"]
+    ids = dm.td["objects", "id"]
+    with_p, without = ids[torch.isfinite(pc)][:1].tolist(), ids[~torch.isfinite(pc)][:1].tolist()  # non-variables
+    curves = dm.light_curves(with_p + without)
+    assert [c["period_source"] for c in curves] == ["catalogue", "periodogram"][:len(curves)]
+    assert curves[0]["period"] == pytest.approx(float(pc[torch.isfinite(pc)][0]))
+    none = LightCurveDataModule(path=str(ep), objects=str(ob), use_cache=False, period_column=None)
+    none.setup()
+    assert none.model_inputs() == {} and none.baseline_features("test") is None
+    assert none.light_curves(none.td["objects", "id"][:1].tolist())[0]["period_source"] == "periodogram"
