@@ -190,6 +190,10 @@ def test_cli_time_series_classification(run_cli, tmp_path):
     assert s["task"] == "time_series_classification"
     _check_metrics(s, ["acc", "f1_macro", "auroc"])
     assert s["metrics"]["baseline/acc"] == pytest.approx(1 / 8, abs=0.05)
+    # the feature baseline (random forest on dataset.features) sits next to the majority baseline
+    assert {"baseline_features/acc", "baseline_features/f1_macro", "baseline_features/auroc"} <= set(s["metrics"])
+    assert 0 <= s["metrics"]["baseline_features/acc"] <= 1
+    assert s["data"]["object_features"][:3] == ["log_period_1", "ls_power_1", "log_fap_1"]
     assert s["data"]["classes"] == sorted(CLASSES)
     pred = read_catalog(tmp_path / "predictions_test.csv")
     assert pred.data["object_id"].dtype == torch.int64 and len(pred) == s["data"]["split_sizes"]["test"]

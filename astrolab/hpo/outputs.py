@@ -162,7 +162,7 @@ def write_outputs(runner: Any, trials: list[Any], seconds: float):
 
 def test_best(runner: Any, best: Any) -> tuple[Any, dict[str, float]]:
     """Rebuild the best trial's model from its checkpoint and test it on the shared data."""
-    from astrolab.training.build import build_model, build_task, check_compatible
+    from astrolab.training.build import build_model, build_task, check_compatible, model_inputs
     from astrolab.training.session import _quiet_lightning, _scalar_metrics, load_checkpoint, make_trainer
 
     _quiet_lightning()
@@ -170,7 +170,7 @@ def test_best(runner: Any, best: Any) -> tuple[Any, dict[str, float]]:
     _, _, task_cls = check_compatible(cfg)
     _, dm = runner.data.get(cfg, task_cls)
     task = build_task(cfg, dm)
-    model = build_model(cfg, task, dm.num_features)
+    model = build_model(cfg, task, dm.num_features, **model_inputs(dm))
     state = load_checkpoint(runner.sweep_dir / "best.ckpt")
     model.load_state_dict(state["state_dict"])
     model.astrolab_meta = state["astrolab"]

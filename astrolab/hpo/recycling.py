@@ -84,7 +84,8 @@ class ModelPool:
         self.builds = 0
         self.reuses = 0
 
-    def get(self, cfg: DictConfig, task, num_features: int, data: str, seed: int) -> tuple[Any, bool]:
+    def get(self, cfg: DictConfig, task, num_features: int, data: str, seed: int,
+            inputs: dict[str, Any] | None = None) -> tuple[Any, bool]:
         """``(model, recycled)``: a re-initialised cached model, or a new one (cached for later)."""
         import lightning as L
 
@@ -97,7 +98,7 @@ class ModelPool:
         if model is None:
             self.release()  # one cached model at a time: the previous architecture's memory goes
             L.seed_everything(seed, workers=True, verbose=False)
-            model = build_model(cfg, task, num_features)
+            model = build_model(cfg, task, num_features, **dict(inputs or {}))
             self.builds += 1
             if self.enabled:
                 self._models[sig] = model

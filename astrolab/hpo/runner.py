@@ -326,7 +326,14 @@ class NativeRunner:
         """Train one config on the shared data; ``(monitored value, model, info)``."""
         from lightning.pytorch.callbacks import ModelSummary, ProgressBar
 
-        from astrolab.training.build import build_callbacks, build_loggers, build_task, check_compatible, prepare_config
+        from astrolab.training.build import (
+            build_callbacks,
+            build_loggers,
+            build_task,
+            check_compatible,
+            model_inputs,
+            prepare_config,
+        )
         from astrolab.training.session import (
             _quiet_lightning,
             checkpoint_meta,
@@ -342,7 +349,7 @@ class NativeRunner:
         _, _, task_cls = check_compatible(cfg)
         key, dm = self.data.get(cfg, task_cls)
         task = build_task(cfg, dm)
-        model, recycled = self.pool.get(cfg, task, dm.num_features, key, int(cfg.seed))
+        model, recycled = self.pool.get(cfg, task, dm.num_features, key, int(cfg.seed), model_inputs(dm))
         encoder = read_pretrained(cfg)  # model.pretrained: every trial starts from the pretrained encoder
         if encoder is not None:
             use_pretrained(encoder, cfg, model, dm)

@@ -36,6 +36,22 @@ class ForecastHead(nn.Module):
         return self.net(h).squeeze(-1)
 
 
+class ObjectFeatureBranch(nn.Module):
+    """Per-object feature vector (``batch["objects", "features"]``, standardised by the data module) → a
+    ``hidden_dim`` embedding (two-layer MLP), concatenated to the sequence embedding before the head."""
+
+    def __init__(self, num_object_features: int, hidden_dim: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(num_object_features, hidden_dim), nn.GELU(), nn.Dropout(dropout),
+                                 nn.Linear(hidden_dim, hidden_dim), nn.GELU())
+
+    def reset_parameters(self) -> None:
+        reset_all(self)
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.net(features)
+
+
 class AstroTemporalGNN(AstroBaseModel):
     """Light-curve encoder (+ optional object graph) + head.
 
@@ -53,6 +69,10 @@ class AstroTemporalGNN(AstroBaseModel):
         pretrained: an encoder checkpoint of ``astrolab pretrain`` (``checkpoints/encoder.ckpt``); the run
             session loads it into ``encoder`` before fine-tuning (:meth:`load_encoder_state`).
         freeze_encoder: keep the pretrained encoder's weights fixed (only the head and graph part train).
+        num_object_features: length of the per-object feature vector ``batch["objects", "features"]``
+            (from the data module's ``dataset.features``; 0: none).
+        object_features: use that vector (a small MLP branch concatenated before the head); ``False``
+            ignores it (sequence only).
     """
 
     default_task = "time_series_classification"
@@ -62,7 +82,8 @@ class AstroTemporalGNN(AstroBaseModel):
     def __init__(self, task: Any = None, num_features: int | None = None, num_classes: int | None = None,
                  cell: str = "gru", hidden_dim: int = 64, num_layers: int = 2, heads: int = 4,
                  dropout: float = 0.1, bidirectional: bool = False, graph: str = "none", conv_type: str = "sage",
-                 graph_layers: int = 1, num_bands: int = 16, pretrained: str | None = None,
+                 graph_layers: int = 1, num_bands: int = 16, num_object_features: int = 0,
+                 object_features: bool = True, pretrained: str | None = None,
                  freeze_encoder: bool = False, **kwargs: Any) -> None:
         if graph not in ("none", "knn"):
             from astrolab.errors import ConfigError
@@ -71,8 +92,9 @@ class AstroTemporalGNN(AstroBaseModel):
         super().__init__(task=task, num_features=num_features, num_classes=num_classes, cell=cell,
                          hidden_dim=hidden_dim, num_layers=num_layers, heads=heads, dropout=dropout,
                          bidirectional=bidirectional, graph=graph, conv_type=conv_type,
-                         graph_layers=graph_layers, num_bands=num_bands, pretrained=pretrained,
-                         freeze_encoder=freeze_encoder, **kwargs)
+                         graph_layers=graph_layers, num_bands=num_bands,
+                         num_object_features=int(num_object_features or 0), object_features=bool(object_features),
+                         pretrained=pretrained, freeze_encoder=freeze_encoder, **kwargs)
 
     def configure_models(self) -> None:
         hp = self.hparams
@@ -81,12 +103,31 @@ class AstroTemporalGNN(AstroBaseModel):
         self.graph_encoder = (ModernGraphEncoder(hp.hidden_dim, hp.hidden_dim, hp.graph_layers, hp.conv_type,
                                                  hp.heads, hp.dropout, "layer", True)
                               if hp.graph == "knn" else None)
+        self.configure_feature_branch()
+        width = hp.hidden_dim * (2 if self.feature_branch is not None else 1)
         if self.task.name == "forecasting":
-            self.head = ForecastHead(hp.hidden_dim, 3, hp.num_bands, hp.dropout)
+            self.head = ForecastHead(width, 3, hp.num_bands, hp.dropout)
         elif self.task.kind == "reconstruction":
             self._configure_reconstruction()
         else:
-            self.head = create_output_head(self.task, hp.hidden_dim, dropout=hp.dropout)
+            self.head = create_output_head(self.task, width, dropout=hp.dropout)
+
+    def configure_feature_branch(self) -> None:
+        hp = self.hparams
+        n = int(hp.get("num_object_features") or 0)
+        self.feature_branch = (ObjectFeatureBranch(n, hp.hidden_dim, hp.dropout)
+                               if n > 0 and hp.get("object_features", True) else None)
+
+    def with_object_features(self, z: Tensor, batch) -> Tensor:
+        """``[z, branch(features)]`` when the feature branch is on (the batch must then carry them)."""
+        if self.feature_branch is None:
+            return z
+        if ("objects", "features") not in batch.keys(include_nested=True):
+            from astrolab.errors import ConfigError
+
+            raise ConfigError("this model was built with a per-object feature branch but the batch has no "
+                              "objects.features: use the same dataset.features= as in training")
+        return torch.cat([z, self.feature_branch(batch["objects", "features"].to(z.dtype))], -1)
 
     def encode(self, batch) -> Tensor:
         seq = batch["sequence"]
@@ -106,7 +147,7 @@ class AstroTemporalGNN(AstroBaseModel):
     def forward(self, batch) -> Tensor:
         if self.task.kind == "reconstruction":
             return self._reconstruct(batch)
-        z = self.encode(batch)
+        z = self.with_object_features(self.encode(batch), batch)
         if self.task.name == "forecasting":
             q = batch["queries"]
             return self.head(z, q["x"], q["time"], q["band"])

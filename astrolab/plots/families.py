@@ -24,8 +24,10 @@ from astrolab.plots.common import figure, save, set_title
 
 def phase_folded_light_curves(times: Sequence[np.ndarray], mags: Sequence[np.ndarray], periods: Sequence[float],
                               labels: Sequence[str], path: Path, max_panels: int = 12,
-                              bands: Sequence[np.ndarray] | None = None, title: str | None = None) -> Path:
-    """One panel per object: magnitude against phase (two cycles), one colour per band."""
+                              bands: Sequence[np.ndarray] | None = None, title: str | None = None,
+                              sources: Sequence[str] | None = None) -> Path:
+    """One panel per object: magnitude against phase (two cycles), one colour per band; ``sources`` names
+    where each period comes from (``catalogue`` / ``periodogram``), shown in the panel title."""
     n = min(len(times), max_panels)
     cols = min(n, 4)
     rows = (n + cols - 1) // cols
@@ -42,7 +44,9 @@ def phase_folded_light_curves(times: Sequence[np.ndarray], mags: Sequence[np.nda
             y = np.r_[m[k], m[k]] if folded else m[k]
             ax.scatter(x, y, s=3, label=name or None)
         ax.invert_yaxis()
-        ax.set_title(f"{labels[i]}  P={p:.4g} d" if folded else str(labels[i]), fontsize=8)
+        src = {"catalogue": " (catalogue)", "periodogram": " (Lomb-Scargle)"}.get(
+            str(sources[i]) if sources is not None else "", "")
+        ax.set_title(f"{labels[i]}  P={p:.4g} d{src}" if folded else str(labels[i]), fontsize=8)
         ax.set_xlabel("phase" if folded else "days")
         ax.set_ylabel("mag")
         if bands is not None and i == 0:
@@ -265,8 +269,9 @@ def particles_plots(run_dir: Path, model, task, dm, t, title: str | None = None)
 
 @register_plotter("sequence")
 def sequence_plots(run_dir: Path, model, task, dm, t, title: str | None = None) -> list[Path]:
-    """Light-curve runs: ``light_curves.png`` (test objects folded on their Lomb–Scargle period, titled
-    true → predicted class, every class shown) or, for forecasting, ``forecasts.png``."""
+    """Light-curve runs: ``light_curves.png`` (test objects folded at the catalogue period when the object
+    table has one, else at the multi-band Lomb–Scargle period, the panel saying which; titled true →
+    predicted class, every class shown) or, for forecasting, ``forecasts.png``."""
     if t is None or len(t) == 0:
         return []
     if task.kind == "classification":
@@ -275,7 +280,8 @@ def sequence_plots(run_dir: Path, model, task, dm, t, title: str | None = None) 
         labels = [f"{t['true'][r]} → {t['predicted'][r]}" for r in rows]
         return [phase_folded_light_curves([c["mjd"] for c in curves], [c["mag"] for c in curves],
                                           [c["period"] for c in curves], labels, Path(run_dir) / "light_curves.png",
-                                          bands=[c["band"] for c in curves], title=title)]
+                                          bands=[c["band"] for c in curves], title=title,
+                                          sources=[c.get("period_source", "") for c in curves])]
     ids = list(dict.fromkeys(np.asarray(t["id"]).tolist()))[:6]
     return [forecasts(dm.light_curves(ids), t, Path(run_dir) / "forecasts.png", title=title)]
 

@@ -127,9 +127,13 @@ class Task:
         """The task's test metrics for the trivial predictor, computed with the same metric objects."""
         if len(test_targets) == 0 or len(train_targets) == 0:
             return {}
+        return self.score_outputs(self.baseline_output(train_targets, len(test_targets)), test_targets)
+
+    def score_outputs(self, output: Tensor, targets: Tensor) -> dict[str, float]:
+        """The task's metrics of raw outputs (classification: logits or probabilities) against targets,
+        computed with the same metric objects as the test metrics (used by the baselines)."""
         metrics = self.configure_metrics()
-        out = self.baseline_output(train_targets, len(test_targets))
-        metrics.update(self.metric_output(out), test_targets)
+        metrics.update(self.metric_output(output), targets)
         return {k: float(v) for k, v in metrics.compute().items()}
 
     # -- predictions (trainer.predict -> predict_step -> task -> the run's one writer) ---------------

@@ -97,12 +97,20 @@ def build_task(cfg: DictConfig, dm, fixed_kwargs: dict[str, Any] | None = None):
 MIXIN_OPTIONS = ("compile", "gradient_checkpointing", "num_threads", "augmentation")
 
 
-def build_model(cfg: DictConfig, task, num_features: int):
+def build_model(cfg: DictConfig, task, num_features: int, **model_inputs: Any):
+    """The model, sized from the data: ``num_features`` and the data module's ``model_inputs()`` (e.g. the
+    per-object feature vector's length), passed only when the data module gives them."""
     node = cfg.model
     off = [k for k in MIXIN_OPTIONS if k in node and not node.get(k)]
     if off:
         node = OmegaConf.masked_copy(node, [k for k in node.keys() if k not in off])
-    return instantiate(node, task=task, num_features=num_features)
+    return instantiate(node, task=task, num_features=num_features, **model_inputs)
+
+
+def model_inputs(dm) -> dict[str, Any]:
+    """The data module's extra model sizes (data contract ``model_inputs()``; ``{}`` when it has none)."""
+    fn = getattr(dm, "model_inputs", None)
+    return dict(fn()) if callable(fn) else {}
 
 
 def build_callbacks(cfg: DictConfig, model) -> list:

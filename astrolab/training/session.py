@@ -33,6 +33,7 @@ from astrolab.training.build import (
     build_model,
     build_task,
     check_compatible,
+    model_inputs,
     prepare_config,
 )
 from astrolab.utils.runs import hydra_choices, report, write_json
@@ -160,6 +161,13 @@ def baseline_metrics(dm, task) -> dict[str, float]:
             for k, v in task.baseline_metrics(dm.targets("train"), dm.targets("test")).items()}
 
 
+def _feature_baseline(dm, task, cfg: DictConfig) -> dict[str, float]:
+    """``baseline_features/…``: a random forest on the data's per-object features (astrolab.training.baselines)."""
+    from astrolab.training.baselines import feature_baseline_metrics
+
+    return feature_baseline_metrics(dm, task, seed=int(cfg.get("seed") or 0))
+
+
 def build_run(cfg: DictConfig, task_cls: type, stage: str, fixed_task_kwargs: dict[str, Any] | None = None,
               **dm_overrides: Any):
     """Data module (prepared and set up for ``stage``) → task → model, sized from the data."""
@@ -167,7 +175,7 @@ def build_run(cfg: DictConfig, task_cls: type, stage: str, fixed_task_kwargs: di
     dm.prepare_data()
     dm.setup(stage)
     task = build_task(cfg, dm, fixed_kwargs=fixed_task_kwargs)
-    model = build_model(cfg, task, dm.num_features)
+    model = build_model(cfg, task, dm.num_features, **model_inputs(dm))
     return dm, task, model
 
 
@@ -398,6 +406,7 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
             trainer.strategy.barrier("astrolab-test-done")
         if not trainer.is_global_zero:
             return ({}, model) if return_model else {}
+        metrics.update(_feature_baseline(dm, task, cfg))
         pred_trainer = _rank_zero_trainer(trainer)  # one device: a DDP trainer's predict is collective
         if getattr(task, "calibrate", False):
             metrics.update(temperature_scaling(pred_trainer, model, dm, task,
@@ -519,6 +528,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         metrics = _scalar_metrics(trainer.test(model, datamodule=dm, verbose=False))
         if not evaluate_all:
             metrics.update(baseline_metrics(dm, task))
+            metrics.update(_feature_baseline(dm, task, train_cfg))
         t_test = time.perf_counter() - t0
         table = _write_split_predictions(cfg, run_dir, trainer, model, dm, task)
         calibration = {}

@@ -57,6 +57,15 @@ class AstroDataModule(L.LightningDataModule):
         return {"target_mean": self.target_stats["mean"], "target_std": self.target_stats["std"],
                 "target_name": self.target_label()}
 
+    def model_inputs(self) -> dict[str, Any]:
+        """Model sizes beyond ``num_features`` (e.g. ``num_object_features``); none by default."""
+        return {}
+
+    def baseline_features(self, split: str):
+        """Per-object (per-row) tabular features of a split, rows in the order of ``targets(split)``, for the
+        feature baseline (``baseline_features/…`` in summary.json); ``None``: this data has none."""
+        return None
+
     #: the split ``predict_dataloader`` yields (the run sets it; ``test`` by default)
     predict_split: str = "test"
 

@@ -54,20 +54,15 @@ QUERY_FEATURES = ["log_dt_last", "sin_phase", "cos_phase"]
 
 
 def lomb_scargle_period(t: np.ndarray, y: np.ndarray, dy: np.ndarray, min_period: float,
-                        max_period: float, samples_per_peak: float) -> tuple[float, float]:
-    """Best Lomb–Scargle period (astropy, fast method) and its normalised power."""
-    from astropy.timeseries import LombScargle
+                        max_period: float | None, samples_per_peak: float, band: np.ndarray | None = None,
+                        ) -> tuple[float, float]:
+    """Best (multi-band) Lomb–Scargle period and its joint normalised power (:mod:`astrolab.data.periods`)."""
+    from astrolab.data.periods import PeriodSearch, search_one
 
-    if len(t) < 5:
-        return np.nan, 0.0
-    baseline = max(float(t.max() - t.min()), 1e-3)
-    fmin = max(1.0 / max_period, 1.0 / (2 * baseline))
-    fmax = 1.0 / min_period
-    df = 1.0 / (samples_per_peak * baseline)
-    freq = fmin + df * np.arange(int(np.ceil((fmax - fmin) / df)) + 1)
-    power = LombScargle(t, y, dy).power(freq, method="fast", assume_regular_frequency=True)
-    i = int(np.nanargmax(power))
-    return float(1.0 / freq[i]), float(power[i])
+    ps = PeriodSearch(min_period=float(min_period), max_period=max_period,
+                      samples_per_peak=float(samples_per_peak), n_peaks=1)
+    res = search_one(t, y, dy, np.zeros(len(t), int) if band is None else band, ps)
+    return float(res["period"][0]), float(res["power"][0])
 
 
 def _identity(x):
@@ -114,7 +109,7 @@ class LightCurveDataModule(AstroDataModule):
                  columns: dict[str, str | None] | None = None, n_objects: int = 1600,
                  bands: list[str] | tuple[str, ...] = ("g", "r"), min_epochs: int = 50, max_epochs: int = 400,
                  seed: int = 0, max_mag: float = 50.0, max_mag_err: float = 9.0, min_good_epochs: int = 10,
-                 max_length: int | None = None, periodogram: bool = False,
+                 max_length: int | None = None, periodogram: bool = False, features: list[str] | None = None,
                  period_search: dict[str, float] | None = None, period_column: str | None = "period",
                  forecast: dict[str, Any] | None = None, graph: dict[str, Any] | None = None,
                  batch_size: int = 64, num_workers: int = 0, split: dict[str, Any] | None = None,
@@ -133,8 +128,11 @@ class LightCurveDataModule(AstroDataModule):
         self.max_mag, self.max_mag_err, self.min_good = float(max_mag), float(max_mag_err), int(min_good_epochs)
         self.max_length = None if max_length in none else int(max_length)
         self.periodogram = bool(periodogram)
-        self.period_search = {"min_period": 0.02, "max_period": 1000.0, "samples_per_peak": 3.0,
-                              **dict(period_search or {})}
+        self.features = _feature_list(features)
+        from astrolab.data.periods import PeriodSearch
+
+        self.period_search = {**PeriodSearch().__dict__, **dict(period_search or {})}
+        PeriodSearch.from_config(self.period_search)  # unknown keys / bad values: one line at start
         self.period_column = None if period_column in none else str(period_column)
         self.forecast_cfg = {"fraction": 0.2, "max_queries": 32, "min_context": 20, **dict(forecast or {})}
         self.graph_cfg = {"type": "none", "k": 8, "space": "summary", **dict(graph or {})}
@@ -186,12 +184,12 @@ class LightCurveDataModule(AstroDataModule):
     def data_config(self) -> dict[str, Any]:
         return {"target": self.target, "columns": self.columns, "max_mag": self.max_mag,
                 "max_mag_err": self.max_mag_err, "min_good": self.min_good, "max_length": self.max_length,
-                "periodogram": self.periodogram, "period_search": self.period_search,
+                "periodogram": self.periodogram, "period_search": self.period_search, "features": self.features,
                 "period_column": self.period_column, "forecast": self.forecast_cfg
                 if self.task_kind == "forecasting" else None, "split": self.split_cfg,
                 "task_kind": self.task_kind, "class_names": self.fixed.get("class_names"),
                 "bands": self.fixed.get("bands"), "evaluate_all": self.evaluate_all,
-                "predict_all": self.predict_all, "version": 1}
+                "predict_all": self.predict_all, "version": 2}
 
     # -- preparation -------------------------------------------------------------------------------
     def _build(self) -> tuple[TensorDict, dict[str, Any]]:
@@ -303,23 +301,16 @@ class LightCurveDataModule(AstroDataModule):
             off = np.where(np.isfinite(off), off, obj_median[k])
             dmag[sl] = m - off
         offset = ep.mag - dmag
-        # period search on the context epochs
+        # multi-band period search on the context epochs (cached per input checksum)
         period = np.full(n_obj, np.nan)
         power = np.zeros(n_obj)
-        if self.periodogram:
-            tp = time.perf_counter()
-            ps = self.period_search
-            for k in range(n_obj):
-                sl = slice(start[k], start[k] + counts[k])
-                c = keep_ctx[sl]
-                period[k], power[k] = lomb_scargle_period(t_rel[sl][c], dmag[sl][c], ep.mag_err[sl][c],
-                                                          ps["min_period"], ps["max_period"],
-                                                          ps["samples_per_peak"])
-            meta["periodogram_seconds"] = time.perf_counter() - tp
-            log.info("Lomb-Scargle periods of %d objects in %.1f s", n_obj, meta["periodogram_seconds"])
-            fold_period = period
-        else:
-            fold_period = period_cat
+        peaks = None
+        if self.periodogram or "periods" in self.features:
+            peaks = self._period_peaks(t_rel, ep.mag, ep.mag_err, band, keep_ctx, obj_of, n_obj, meta)
+            period, power = peaks["period"][:, 0].copy(), peaks["power"][:, 0].copy()
+        fold_period = period if self.periodogram else period_cat
+        obj_feats, obj_names = self._object_features(t_rel, ep.mag, ep.mag_err, band, keep_ctx, obj_of, n_obj,
+                                                     bands, peaks)
         # epoch features (dt to the previous context epoch)
         ctx_idx = np.flatnonzero(keep_ctx)
         ctx_obj = obj_of[ctx_idx]
@@ -356,7 +347,11 @@ class LightCurveDataModule(AstroDataModule):
                    "median_mag": torch.from_numpy(obj_median), "period": torch.from_numpy(period),
                    "power": torch.from_numpy(power), "dmag_std": torch.from_numpy(_group_std(dmag[ctx_idx], ctx_obj, n_obj)),
                    "ra": torch.from_numpy(ra if ra is not None else np.full(n_obj, np.nan)),
-                   "dec": torch.from_numpy(dec if dec is not None else np.full(n_obj, np.nan))}
+                   "dec": torch.from_numpy(dec if dec is not None else np.full(n_obj, np.nan)),
+                   "period_catalogue": torch.from_numpy(np.asarray(period_cat, dtype=np.float64))}
+        if obj_feats is not None:
+            objects["features_raw"] = torch.from_numpy(obj_feats)
+            meta["object_feature_names"] = obj_names
         for s in ("train", "val", "test"):
             objects[f"{s}_mask"] = torch.from_numpy(masks[s])
         td = TensorDict({
@@ -370,6 +365,66 @@ class LightCurveDataModule(AstroDataModule):
         meta["feature_names"] = names
         meta["prepare_seconds"] = time.perf_counter() - t0
         return td, meta
+
+    # -- periods and per-object features (dataset.period_search, dataset.features) --------------------
+    def _period_peaks(self, t_rel, mag, err, band, keep_ctx, obj_of, n_obj, meta) -> dict[str, np.ndarray]:
+        """Top multi-band Lomb–Scargle peaks of every object's context epochs ``[n_obj, n_peaks]``."""
+        from astrolab.data.periods import PeriodSearch, cached_periods
+
+        ctx_idx = np.flatnonzero(keep_ctx)
+        obj = obj_of[ctx_idx]
+        counts = np.bincount(obj, minlength=n_obj)
+        start = np.r_[0, np.cumsum(counts)[:-1]]
+        ps = PeriodSearch.from_config(self.period_search)
+        res, info = cached_periods(self.cache_dir if self.use_cache else None, t_rel[ctx_idx], mag[ctx_idx],
+                                   err[ctx_idx], band[ctx_idx], start, counts, ps, self.use_cache)
+        meta["periodogram_seconds"] = info.get("seconds", 0.0) if info.get("cache") == "built" else 0.0
+        meta["periodogram"] = {"backend": info.get("backend"), "cache": info.get("cache"),
+                               "seconds": info.get("seconds")}
+        return res
+
+    def _object_features(self, t_rel, mag, err, band, keep_ctx, obj_of, n_obj, bands, peaks):
+        """``(features [n_obj, F] float64 with NaN where undefined, names)`` or ``(None, [])``."""
+        if not self.features:
+            return None, []
+        from astrolab.data.lc_features import object_features
+
+        return object_features(self.features, t_rel, mag, err, band, keep_ctx, obj_of, n_obj, bands, peaks)
+
+    @property
+    def object_feature_names(self) -> list[str]:
+        return list(self.meta.get("object_feature_names") or []) if getattr(self, "meta", None) else []
+
+    def model_inputs(self) -> dict[str, Any]:
+        """Sizes beyond ``num_features`` for the model: the per-object feature vector's length."""
+        n = len(self.object_feature_names)
+        return {"num_object_features": n} if n else {}
+
+    def baseline_features(self, split: str) -> np.ndarray | None:
+        """Per-object features of a split (rows as :meth:`targets`; NaN where undefined) for the feature
+        baseline, or ``None`` without ``dataset.features``."""
+        objs = self.td["objects"]
+        if "features_raw" not in objs.keys() or self.task_kind != "classification":
+            return None
+        return objs["features_raw"][self.split_indices(split)].numpy()
+
+    def _scale_object_features(self, objs, train) -> None:
+        names = self.object_feature_names
+        raw = objs["features_raw"].numpy()
+        fixed = self.fixed.get("object_scaler")
+        if fixed is not None:
+            if list(fixed["feature_names"]) != names:
+                raise DataError(f"the checkpoint's per-object features {fixed['feature_names']} differ from "
+                                f"this data's {names} (same dataset.features= as in training?)")
+            self.object_scaler = dict(fixed)
+        else:
+            ref = raw[train.numpy()] if bool(train.any()) else raw
+            with np.errstate(all="ignore"):
+                mean = np.nan_to_num(np.nanmean(ref, 0)) if len(ref) else np.zeros(len(names))
+                std = np.nan_to_num(np.nanstd(ref, 0, ddof=1)) if len(ref) > 1 else np.ones(len(names))
+            std = np.where(std > 1e-12, std, 1.0)
+            self.object_scaler = {"feature_names": names, "mean": mean.tolist(), "std": std.tolist()}
+        objs["features"] = self._apply(objs["features_raw"], self.object_scaler)  # NaN -> 0 (the mean)
 
     def _queries(self, ep, is_query, obj_of, t_rel, dmag, offset, band, keep_ctx, start, counts,
                  fold_period, n_obj) -> TensorDict:
@@ -441,6 +496,9 @@ class LightCurveDataModule(AstroDataModule):
         self.scaler = self._fit_scaler("scaler", ctx["x_raw"], train_epochs, self.feature_names)
         ctx["x"] = self._apply(ctx["x_raw"], self.scaler)
         del ctx["x_raw"]
+        self.object_scaler = None
+        if "features_raw" in objs.keys():
+            self._scale_object_features(objs, train)
         if "queries" in td.keys():
             q = td["queries"]
             self.query_scaler = self._fit_scaler("query_scaler", q["x_raw"], train[q["object"]], QUERY_FEATURES)
@@ -545,6 +603,8 @@ class LightCurveDataModule(AstroDataModule):
         out: dict[str, Any] = {"scaler": self.scaler, "feature_names": self.feature_names,
                                "class_names": self.class_names, "bands": self.band_names,
                                "target": self.target, "task_kind": self.task_kind}
+        if getattr(self, "object_scaler", None) is not None:
+            out["object_scaler"] = self.object_scaler
         if self.query_scaler is not None:
             out["query_scaler"] = self.query_scaler
             out["target_stats"] = self.target_stats
@@ -571,7 +631,8 @@ class LightCurveDataModule(AstroDataModule):
                "cache": self.meta.get("cache"), "source": info.get("path"), "objects": info.get("objects"),
                "checksum": info.get("checksum"), "cuts": info.get("cuts"),
                "max_length": self.max_length, "n_truncated": info.get("n_truncated", 0),
-               "periodogram": self.periodogram, "graph": self.graph_cfg if self.neighbours is not None else None,
+               "periodogram": self.periodogram, "object_features": self.object_feature_names,
+               "period_search": self.meta.get("periodogram"), "graph": self.graph_cfg if self.neighbours is not None else None,
                "split_sizes": {s: int(objs[f"{s}_mask"].sum()) for s in ("train", "val", "test")}}
         if self.label_fraction is not None:
             out["label_fraction"] = self.label_fraction
@@ -614,6 +675,8 @@ class LightCurveDataModule(AstroDataModule):
             "objects": TensorDict({"y": objs["y"][index_all], "id": objs["id"][index_all], "index": index_all,
                                    "seed": seed_mask}, batch_size=[B]),
         }, batch_size=[])
+        if "features" in objs.keys():
+            batch["objects", "features"] = objs["features"][index_all]
         if edges is not None:
             batch["edges"] = TensorDict({"index": edges}, batch_size=[edges.shape[0]])
         if "queries" in self.td.keys():
@@ -643,29 +706,34 @@ class LightCurveDataModule(AstroDataModule):
 
     def light_curves(self, object_ids) -> list[dict[str, Any]]:
         """Epochs of these objects as the source file gives them (after the sentinel cuts), for plots:
-        one dict per id with ``mjd``, ``mag``, ``mag_err``, ``band`` and ``period`` [d] (the object's
-        Lomb–Scargle period: from the periodogram features when they were computed, else searched here
-        on ``dataset.period_search``'s grid)."""
+        one dict per id with ``mjd``, ``mag``, ``mag_err``, ``band``, ``period`` [d] and ``period_source``:
+        the object table's ``dataset.period_column`` when it has a value (``catalogue``), else the
+        multi-band Lomb–Scargle best period (``periodogram``: from the prepared features when computed,
+        else searched here on ``dataset.period_search``'s grid)."""
+        from astrolab.data.periods import PeriodSearch, search_one
         from astrolab.data.surveys.lightcurves import read_epochs
 
         ep = read_epochs(self.source_paths()[0], self.columns, self.max_mag, self.max_mag_err, self.min_good)
         objs = self.td["objects"] if self.td is not None else None
         row_of = {int(i): k for k, i in enumerate(objs["id"].tolist())} if objs is not None else {}
-        ps = self.period_search
+        ps = PeriodSearch.from_config({**self.period_search, "n_peaks": 1})
         out = []
         for oid in object_ids:
             sel = ep.object_id == int(oid)
             t, m, e = ep.mjd[sel], ep.mag[sel], ep.mag_err[sel]
-            period = float("nan")
+            period, source = float("nan"), "none"
             if objs is not None and int(oid) in row_of:
-                period = float(objs["period"][row_of[int(oid)]])
+                row = row_of[int(oid)]
+                if "period_catalogue" in objs.keys() and np.isfinite(float(objs["period_catalogue"][row])):
+                    period, source = float(objs["period_catalogue"][row]), "catalogue"
+                elif np.isfinite(float(objs["period"][row])):
+                    period, source = float(objs["period"][row]), "periodogram"
             if not np.isfinite(period) and len(t) >= 5:
-                period = lomb_scargle_period(t - t.min(), m - np.median(m), e, ps["min_period"],
-                                             ps["max_period"], ps["samples_per_peak"])[0]
+                period = float(search_one(t - t.min(), m, e, ep.band[sel], ps)["period"][0])
+                source = "periodogram" if np.isfinite(period) else "none"
             out.append({"object_id": int(oid), "mjd": t, "mag": m, "mag_err": e, "band": ep.band[sel],
-                        "period": period})
+                        "period": period, "period_source": source})
         return out
-
 
     def index_table(self):
         """One row per object (``index`` order): ``id`` (exact), sky position and period when known,
@@ -697,8 +765,8 @@ class LightCurveDataModule(AstroDataModule):
         for c in ("ra", "dec"):
             if np.isfinite(objs[c].numpy()).any():
                 table[c] = objs[c].numpy()
-        if self.periodogram:
-            table["period"] = objs["period"].numpy()
+        if self.periodogram or "periods" in self.features:
+            table["period"] = objs["period"].numpy()  # multi-band Lomb-Scargle best period
         split = np.full(len(table), "", dtype="<U5")
         for s in ("train", "val", "test"):
             split[objs[f"{s}_mask"].numpy()] = s
@@ -794,3 +862,16 @@ def _folder_signature(path: Path) -> str:
             st = p.stat()
             h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()
+
+
+def _feature_list(features) -> list[str]:
+    """``dataset.features`` as a list of names (``null``/``[]``/``none``: no per-object features)."""
+    if features in (None, "", "none", "null", "None", False):
+        return []
+    if isinstance(features, str):
+        features = [f.strip() for f in features.strip("[]").split(",") if f.strip()]
+    names = [str(f) for f in features]
+    from astrolab.data.lc_features import check_names
+
+    check_names(names)
+    return names
