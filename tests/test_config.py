@@ -114,7 +114,7 @@ def test_every_model_argument_is_a_config_key(tmp_path):
         cls = getattr(importlib.import_module(module), name)
         args = [p.name for p in inspect.signature(cls.__init__).parameters.values()
                 if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
-                and p.name not in ("self", "task", "num_features", "num_classes")]
+                and p.name not in ("self", "task", "num_features", "num_classes", "num_object_features")]
         assert args, model
         missing = [a for a in args if a not in cfg.model]
         assert not missing, f"conf/model/{model}.yaml lacks {missing}"
