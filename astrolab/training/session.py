@@ -317,6 +317,12 @@ def _kept_line(run_dir: Path) -> str:
     return f"interrupted before the first epoch ended; nothing to continue in {run_dir}"
 
 
+def _monitor_summary(model, ckpt_cb) -> dict[str, Any]:
+    """summary.json's ``monitor``: the metric, its mode and the best value the checkpoint callback saw."""
+    best = ckpt_cb.best_model_score if ckpt_cb is not None else None
+    return {"metric": model.monitor, "mode": model.mode, "best": float(best) if best is not None else None}
+
+
 def _rank_zero_trainer(trainer):
     """The trainer rank 0 predicts with alone after a DDP fit and test (``trainer.predict`` of a DDP trainer
     is collective, and the other ranks have stopped): a single-device one on the same device."""
@@ -422,9 +428,7 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
             "command": "train",
             "model": choices.get("model"), "dataset": choices.get("dataset"), "task": choices.get("task"),
             "metrics": metrics,
-            "monitor": {"metric": model.monitor, "mode": model.mode,
-                        "best": float(ckpt_cb.best_model_score) if ckpt_cb is not None and
-                        ckpt_cb.best_model_score is not None else None},
+            "monitor": _monitor_summary(model, ckpt_cb),
             "best_checkpoint": str(Path(best).resolve()) if best else None,
             "last_checkpoint": str(last.resolve()) if last.exists() else None,
             "resumed_from": str(resume_from.resolve()) if resume_from else None,
@@ -753,9 +757,7 @@ def pretrain(cfg: DictConfig) -> dict[str, Any]:
             "command": "pretrain",
             "model": choices.get("model"), "dataset": choices.get("dataset"), "task": choices.get("task"),
             "metrics": metrics,
-            "monitor": {"metric": model.monitor, "mode": model.mode,
-                        "best": float(ckpt_cb.best_model_score) if ckpt_cb is not None and
-                        ckpt_cb.best_model_score is not None else None},
+            "monitor": _monitor_summary(model, ckpt_cb),
             "encoder_checkpoint": str(encoder_path.resolve()),
             "best_checkpoint": str(Path(best).resolve()) if best else None,
             "epochs": int(trainer.current_epoch),
