@@ -27,3 +27,23 @@ def test_ddp_two_cpu_processes_write_one_summary_with_single_process_metrics(run
     assert (ddp / "train_ddp_process_1.log").exists()  # rank 1 really ran, from the console script
     for key in ("test/acc", "test/f1_macro", "test/loss"):
         assert abs(a["metrics"][key] - b["metrics"][key]) < 0.05, (key, a["metrics"][key], b["metrics"][key])
+
+
+def test_model_built_from_the_config_pickles_for_ddp_spawn():
+    """``strategy=ddp_spawn`` pickles the LightningModule: Hydra's ``_partial_`` factories refuse to be
+    pickled, so the optimizer and scheduler factories must come out of the config as plain partials that
+    still build the configured optimizer."""
+    import pickle
+
+    import torch
+
+    from astrolab.hpo.runner import compose
+    from astrolab.training.build import build_model
+
+    cfg = compose("train", ["model=gat", "dataset=gaia", "scheduler=cosine_warmup", "model.hidden_dim=8"])
+    model = build_model(cfg, "node_classification", num_features=6, num_classes=3)
+    clone = pickle.loads(pickle.dumps(model))
+    opt = clone.optimizer_factory([torch.nn.Parameter(torch.zeros(2))])
+    assert type(opt).__name__ == type(model.optimizer_factory([torch.nn.Parameter(torch.zeros(2))])).__name__
+    assert opt.defaults["lr"] == float(cfg.model.optimizer.lr)
+    assert clone.scheduler_factory is not None

@@ -72,6 +72,14 @@ def _named_partial(group: str, name: str) -> Callable:
     return instantiate(load_group_option(group, name))
 
 
+def _picklable(factory: Any) -> Any:
+    """Hydra's ``_partial_`` factories refuse to be pickled (``strategy=ddp_spawn`` pickles the module):
+    the already-resolved callable and its arguments become a plain :func:`functools.partial`."""
+    if isinstance(factory, functools.partial) and type(factory) is not functools.partial:
+        return functools.partial(factory.func, *factory.args, **(factory.keywords or {}))
+    return factory
+
+
 def _plain_hparams(hparams) -> None:
     """Config nodes in hyper-parameters become plain containers (checkpoints load with weights_only)."""
     from omegaconf import Container, OmegaConf
@@ -122,8 +130,8 @@ class AstroBaseModel(StandardModelMixin, HPOModelMixin, AstronomicalModelMixin, 
             raise ConfigError(f"{type(self).__name__} needs num_features (set by the data module)")
         self.num_features = int(num_features)
         self.num_outputs = self.task.output_dim()
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
+        self.optimizer_factory = _picklable(optimizer)
+        self.scheduler_factory = _picklable(scheduler)
         self.save_hyperparameters(ignore=["task", "optimizer", "scheduler"])
         if self.hparams.get("num_classes") is None and getattr(self.task, "num_classes", None) is not None:
             self.hparams["num_classes"] = int(self.task.num_classes)  # hparams.yaml: the real count, not null
