@@ -13,12 +13,13 @@ before they were made; a folder that existed before, or holds anything, is never
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import socket
 from pathlib import Path
 
-from astrolab.errors import RunDirError
+from astrolab.errors import AstrolabError, RunDirError
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,19 @@ def discard_if_empty(path: str | Path) -> bool:
     shutil.rmtree(path, ignore_errors=True)
     _remove_new_parents(path)
     return True
+
+
+@contextlib.contextmanager
+def guarded(path: str | Path):
+    """The body of a run writing into ``path``: a user error removes the directory when it holds no result
+    (:func:`discard_if_empty`) and is raised on; the lock is released however the body ends."""
+    try:
+        yield
+    except AstrolabError:
+        discard_if_empty(path)
+        raise
+    finally:
+        release(path)
 
 
 def _remove_new_parents(path: Path) -> None:

@@ -24,7 +24,7 @@ from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from astrolab import __version__
-from astrolab.errors import AstrolabError, CheckpointError, ConfigError
+from astrolab.errors import CheckpointError, ConfigError
 from astrolab.training import rundir
 from astrolab.training.build import (
     build_callbacks,
@@ -366,7 +366,7 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
         _trim_metrics(raw if raw.exists() else run_dir / "metrics.csv", int(state.get("epoch", 0)),
                       int(state.get("global_step", 0)))
     run_dir = rundir.acquire(run_dir, allow_results=resume_from is not None)
-    try:
+    with rundir.guarded(run_dir):
         encoder = read_pretrained(cfg) if resume_from is None else None
         choices = _choices(cfg)
         if resume_from is not None:
@@ -448,11 +448,6 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
         report(f"test metrics — model={summary['model']} dataset={summary['dataset']} task={summary['task']}",
                metrics, run_dir, {"best checkpoint": summary["best_checkpoint"]})
         return (summary, model) if return_model else summary
-    except AstrolabError:
-        rundir.discard_if_empty(run_dir)
-        raise
-    finally:
-        rundir.release(run_dir)
 
 
 def _restore(cfg: DictConfig, state: dict[str, Any], stage: str, **dm_overrides: Any):
@@ -517,7 +512,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     ckpt_path = Path(str(cfg.ckpt_path)).expanduser()
     state = load_checkpoint(ckpt_path)
     run_dir = rundir.acquire(Path(cfg.paths.run_dir), what="evaluate")
-    try:
+    with rundir.guarded(run_dir):
         meta = state["astrolab"]
         evaluate_all = bool(cfg.dataset.get("path"))
         t0 = time.perf_counter()
@@ -560,11 +555,6 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         write_json(run_dir / "summary.json", summary)
         report(f"evaluation — {ckpt_path.name}", metrics, run_dir)
         return summary
-    except AstrolabError:
-        rundir.discard_if_empty(run_dir)
-        raise
-    finally:
-        rundir.release(run_dir)
 
 
 def _calibration(table, task, run_dir: Path, cfg: DictConfig) -> dict[str, float]:
@@ -712,7 +702,7 @@ def pretrain(cfg: DictConfig) -> dict[str, Any]:
     prepare_config(cfg)
     t_start = time.perf_counter()
     run_dir = rundir.acquire(Path(cfg.paths.run_dir), what="pretrain")
-    try:
+    with rundir.guarded(run_dir):
         choices = _choices(cfg)
         _, _, task_cls = check_compatible(cfg, choices)
         if task_cls.kind != "reconstruction":
@@ -771,11 +761,6 @@ def pretrain(cfg: DictConfig) -> dict[str, Any]:
         report(f"pretraining — model={summary['model']} dataset={summary['dataset']} task={summary['task']}",
                metrics, run_dir, {"encoder checkpoint": summary["encoder_checkpoint"]})
         return summary
-    except AstrolabError:
-        rundir.discard_if_empty(run_dir)
-        raise
-    finally:
-        rundir.release(run_dir)
 
 
 def _progress_callbacks() -> list:
@@ -837,7 +822,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     prepare_config(cfg)
     t_start = time.perf_counter()
     run_dir = rundir.acquire(Path(cfg.paths.run_dir), what="predict")
-    try:
+    with rundir.guarded(run_dir):
         p = cfg.get("predict") or {}
         keep = list(p.get("keep") or []) or None
         table, info = predict_catalog(cfg.ckpt_path, cfg.dataset.get("path"),
@@ -862,8 +847,3 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
         report(f"predictions — {info['n_scored']} of {info['n_rows']} {info.get('rows_are', 'rows')} scored",
                {"rows_per_second": info["rows_per_second"]}, run_dir, {"written": out.name})
         return summary
-    except AstrolabError:
-        rundir.discard_if_empty(run_dir)
-        raise
-    finally:
-        rundir.release(run_dir)
