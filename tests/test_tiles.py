@@ -228,3 +228,63 @@ def test_tiles_need_the_models_hops_and_a_valid_nside():
         GaiaDataModule(tiles={"nside": 3})
     with pytest.raises(ConfigError, match="dataset.batching"):
         GaiaDataModule(batching="mini")
+
+
+@pytest.mark.parametrize("n_tiles,world", [(7, 2), (8, 2), (5, 3), (2, 3)])
+def test_ddp_ranks_share_the_tiles_without_scoring_a_core_node_twice(n_tiles, world):
+    """Each tile goes to one rank once per epoch; the ranks take the same number of steps (a rank left
+    short steps on the padding index); every epoch reshuffles. torch's DistributedSampler would repeat
+    tiles here (the check fails with it). Fewer tiles than ranks: repeats, since a rank must score something."""
+    from astrolab.data.datamodules.node import TileShards
+
+    dataset = list(range(n_tiles))
+    orders = []
+    for epoch in (0, 1):
+        per_rank = []
+        for rank in range(world):
+            s = TileShards(dataset, world, rank, shuffle=True, seed=5)
+            s.set_epoch(epoch)
+            per_rank.append(list(s))
+            assert len(per_rank[-1]) == len(s)
+        assert len({len(r) for r in per_rank}) == 1
+        real = [i for r in per_rank for i in r if i != n_tiles]
+        if n_tiles >= world:
+            assert sorted(real) == dataset, per_rank
+            assert all(n_tiles not in r[:-1] for r in per_rank)  # padding only at the end, at most once
+        else:
+            assert set(real) == set(dataset) and all(n_tiles not in r for r in per_rank)
+        orders.append(per_rank)
+    if n_tiles > 2:
+        assert orders[0] != orders[1]
+
+
+def test_the_padding_tile_scores_nothing_and_its_step_is_a_zero_loss_for_every_parameter(full_dm):
+    from astrolab.data.datamodules import GaiaDataModule
+    from astrolab.data.datamodules.node import _Tiles
+
+    dm = GaiaDataModule(n_stars=N_STARS, cache_dir=str(full_dm.cache_dir), batching="tiles",
+                        tiles={"nside": _nside_with_tiles(full_dm)}, num_hops=3)
+    dm.setup("fit")
+    tiles = _Tiles(dm, dm.tiles_of("train"), "train")
+    pad = tiles[len(tiles)]
+    assert pad["nodes"].batch_size[0] > 0
+    for key in ("train_mask", "val_mask", "test_mask", "predict_mask"):
+        assert not pad["nodes", key].any()
+    assert tiles[0]["nodes", "train_mask"].any()
+
+    model = _model("gat", dm.num_features, dm.num_classes)
+    model.task.use_batch_keys(dm.batch_keys)
+
+    class _Trainer:  # what _step reads of a DDP trainer
+        world_size = 2
+
+    model._trainer = _Trainer()
+    loss = model._step(pad, "train")
+    loss.backward()
+    assert float(loss.detach()) == 0.0
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert grads and all(g is not None and float(g.abs().sum()) == 0.0 for g in grads)
+    assert all(m._update_count == 0 for m in model.train_metrics.values())  # nothing counted
+    model._trainer = None  # (self.log without a trainer only warns)
+    real = model._step(tiles[0], "train")  # a real tile is scored
+    assert float(real.detach()) > 0 and all(m._update_count == 1 for m in model.train_metrics.values())

@@ -198,17 +198,27 @@ class AstroBaseModel(StandardModelMixin, HPOModelMixin, AstronomicalModelMixin, 
     def _step(self, batch, stage: str) -> Tensor:
         output = self(batch)
         out, target = self.task.select(batch, output, stage)
+        if target.shape[0] == 0 and self._world_size() > 1:
+            # a DDP rank's padding tile (no node of this split, data.datamodules.node.TileShards): a zero
+            # loss that still reaches every parameter, so the ranks' gradient all-reduce matches; nothing
+            # is logged or counted (every rank holds at least one real tile, so every rank logs the keys)
+            return output.sum() * 0.0
         if hasattr(self.task, "compute_loss"):
             loss = self.task.compute_loss(self.criterion, out, target, batch, stage)
         else:
             loss = self.criterion(out, self.task.loss_target(target))
         n = self._batch_size(target)
+        # under DDP the epoch loss is the weighted mean over every rank's nodes, so all ranks agree on it
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=n,
-                 prog_bar=stage != "test")
+                 prog_bar=stage != "test", sync_dist=self._world_size() > 1)
         metrics = {"train": self.train_metrics, "val": self.val_metrics, "test": self.test_metrics}[stage]
         metrics.update(self.task.metric_output(out.detach()), target)
         self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=n, prog_bar=stage == "val")
         return loss
+
+    def _world_size(self) -> int:
+        trainer = getattr(self, "_trainer", None)
+        return int(getattr(trainer, "world_size", 1) or 1) if trainer is not None else 1
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         return self._step(self.augment_batch(batch), "train")

@@ -66,8 +66,9 @@ def _identity(x):
 
 
 class _Tiles:
-    """Map-style dataset of a data module's tiles (a ``DataLoader`` over it lets Lightning shard tiles
-    over DDP ranks with its ``DistributedSampler``)."""
+    """Map-style dataset of a data module's tiles. Index ``len(self)`` is the *padding tile*: the smallest
+    tile with every split mask cleared (a DDP rank with one tile fewer than the others steps on it, so
+    every rank takes the same number of steps and no core node is scored twice; see :class:`TileShards`)."""
 
     def __init__(self, dm, tiles: list[int], split: str) -> None:
         self.dm, self.tiles, self.split = dm, tiles, split
@@ -76,7 +77,57 @@ class _Tiles:
         return len(self.tiles)
 
     def __getitem__(self, i: int):
-        return self.dm.tile_batch(self.tiles[i], self.split if self.split in ("train", "val", "test") else "test")
+        split = self.split if self.split in ("train", "val", "test") else "test"
+        if i != len(self.tiles):
+            return self.dm.tile_batch(self.tiles[i], split)
+        core = self.dm.tile_plan.core
+        batch = self.dm.tile_batch(min(self.tiles, key=lambda t: len(core[t])), split)
+        nodes = batch["nodes"]
+        for key in ("train_mask", "val_mask", "test_mask", "predict_mask"):
+            nodes[key] = torch.zeros_like(nodes[key])
+        return batch
+
+
+class TileShards(torch.utils.data.distributed.DistributedSampler):
+    """Tiles dealt out over DDP ranks, each tile to one rank once per epoch (reshuffled every epoch with
+    ``seed + epoch`` when ``shuffle``). torch's ``DistributedSampler`` evens the ranks out by repeating
+    tiles, which scores their core nodes twice; here a rank left one tile short steps on the padding tile
+    (index ``len(dataset)``, no node scored) instead. With fewer tiles than ranks some rank would score
+    nothing at all (and wait forever on the others' metric synchronisation), so tiles are then repeated
+    and the log says so. A ``DistributedSampler`` subclass, so Lightning does not replace it."""
+
+    def __init__(self, dataset, num_replicas: int, rank: int, shuffle: bool = False, seed: int = 0) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed)
+        n = len(dataset)
+        self.num_samples = -(-n // num_replicas)
+        self.total_size = self.num_samples * num_replicas
+        self.repeat = n < num_replicas
+        if self.repeat and rank == 0:
+            log.warning("%d tiles for %d DDP ranks: tiles are repeated across ranks, so some core nodes are "
+                        "scored more than once per epoch (use a smaller dataset.tiles.nside or fewer ranks)",
+                        n, num_replicas)
+
+    def __iter__(self):
+        n = len(self.dataset)
+        if self.shuffle:
+            g = torch.Generator()
+            g.manual_seed(self.seed + self.epoch)
+            order = torch.randperm(n, generator=g).tolist()
+        else:
+            order = list(range(n))
+        if self.repeat:
+            return iter([order[(self.rank + j * self.num_replicas) % n] for j in range(self.num_samples)])
+        mine = order[self.rank::self.num_replicas]
+        return iter(mine + [n] * (self.num_samples - len(mine)))
+
+
+def _ddp_world() -> tuple[int, int] | None:
+    """``(world_size, rank)`` inside an initialised process group of more than one rank, else ``None``."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return dist.get_world_size(), dist.get_rank()
+    return None
 
 
 class NodeGraphDataModule(AstroDataModule):
@@ -541,8 +592,15 @@ class NodeGraphDataModule(AstroDataModule):
             self.setup()
         if self.tile_plan is not None:
             target = self.predict_split if split == "predict" else split
-            return DataLoader(_Tiles(self, self.tiles_of(target), target), batch_size=None, shuffle=shuffle,
-                              collate_fn=_identity)
+            tiles = _Tiles(self, self.tiles_of(target), target)
+            world = _ddp_world() if split != "predict" else None
+            if world is not None:  # each tile on one rank (Lightning keeps a DistributedSampler it is given)
+                import os
+
+                sampler = TileShards(tiles, world[0], world[1], shuffle=shuffle,
+                                     seed=int(os.environ.get("PL_GLOBAL_SEED", 0)))
+                return DataLoader(tiles, batch_size=None, sampler=sampler, collate_fn=_identity)
+            return DataLoader(tiles, batch_size=None, shuffle=shuffle, collate_fn=_identity)
         if split == "predict":
             self.graph["nodes", "predict_mask"] = self.graph["nodes", f"{self.predict_split}_mask"].clone()
         return DataLoader([self.graph], batch_size=None, collate_fn=_identity, shuffle=False)
