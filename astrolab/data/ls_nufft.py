@@ -1,0 +1,99 @@
+"""Lomb–Scargle power on long frequency grids through finufft, in fixed-size chunks with cached plans.
+
+The arithmetic is nifty-ls's finufft backend (Garrison et al. 2024; its C++ pre-/post-processing helpers
+are reused): the standard-normalised floating-phase periodogram from two type-1 NUFFTs, ``Σ w (y − ȳ)
+e^{iωt}`` and ``Σ w e^{2iωt}`` (plus ``Σ w e^{iωt}`` with a fitted mean). What differs is the layout: the
+grid ``f_min + k Δf`` (``k < n``) is cut into chunks of :data:`CHUNK` modes. Chunk ``c`` is the same
+transform with the strengths multiplied by ``e^{i c·CHUNK·Δω t}``, so every chunk shares the curve's
+nonuniform points and all of them are one batched execution (``n_trans`` = chunks × series) of a plan whose
+size depends only on the number of chunks. Plans are built once per ``(modes, n_trans, threads)`` in each
+process and reused across light curves (building one for 10⁶ modes costs as much as executing it), and the
+FFTs are short (2·10⁴ points, in cache) instead of one of ~10⁶ points: about 2–3× faster per curve than one
+``nifty_ls.lombscargle`` call, equal to it to ~1e-10 in power (tested).
+
+If nifty-ls's helpers are not importable (another nifty-ls version), :func:`available` is false and the
+caller uses ``nifty_ls.lombscargle``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+CHUNK = 1 << 14  # modes per chunk: FFTs of 20480 points (upsampling 1.25)
+EPS = 1e-9  # nifty-ls's finufft tolerance for float64
+_MAX_PLANS = 24
+_PLANS: OrderedDict[tuple[int, int, int], Any] = OrderedDict()
+
+
+def available() -> bool:
+    try:
+        import finufft  # noqa: F401
+        from nifty_ls import cpu_helpers
+
+        return hasattr(cpu_helpers, "process_finufft_outputs") and hasattr(cpu_helpers, "NormKind")
+    except ImportError:
+        return False
+
+
+def _plan(n_modes: int, n_trans: int, threads: int):
+    """A cached type-1 finufft plan (nifty-ls's options: eps 1e-9, upsampling 1.25, FFTW_ESTIMATE)."""
+    key = (int(n_modes), int(n_trans), int(threads))
+    plan = _PLANS.pop(key, None)
+    if plan is None:
+        import finufft
+
+        plan = finufft.Plan(1, (int(n_modes),), n_trans=int(n_trans), eps=EPS, dtype="complex128",
+                            nthreads=int(threads), upsampfac=1.25, fftw=64, debug=0)
+    _PLANS[key] = plan  # most recently used last
+    while len(_PLANS) > _MAX_PLANS:
+        _PLANS.popitem(last=False)
+    return plan
+
+
+def power(t: np.ndarray, y: np.ndarray, dy: np.ndarray, fmin: float, df: float, n: int, fit_mean: bool,
+          threads: int = 1, chunk: int | None = CHUNK) -> np.ndarray:
+    """Standard-normalised Lomb–Scargle power ``[B, n]`` of the series ``y`` ``[B, N]`` (errors ``dy``,
+    broadcastable; ``inf`` = weight 0) at ``fmin + k·df``; ``fit_mean`` also centres the data (nifty-ls's
+    ``center_data=fit_mean=True``), otherwise neither. ``chunk=None``: one chunk of ``n`` modes."""
+    from nifty_ls import cpu_helpers
+
+    t = np.asarray(t, dtype=np.float64)
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    dy = np.broadcast_to(np.atleast_2d(np.asarray(dy, dtype=np.float64)), y.shape)
+    nb, m = y.shape
+    size = int(n) if not chunk or chunk >= n else int(chunk)
+    nch = -(-int(n) // size)
+    with np.errstate(divide="ignore"):
+        w = 1.0 / (dy * dy)
+    w = w / np.sum(w, axis=1, keepdims=True)
+    yc = y - np.sum(w * y, axis=1, keepdims=True) if fit_mean else y
+    norm = np.repeat(np.sum(w * yc * yc, axis=1), nch)
+    t1 = (2 * np.pi * df) * t
+    t2 = 2 * t1
+    shift = (size // 2 + fmin / df) + size * np.arange(nch, dtype=np.float64)  # chunk c: modes from c·size
+    e1 = np.exp(1j * shift[:, None] * t1[None, :])  # [nch, N]
+    e2 = np.exp(1j * shift[:, None] * t2[None, :])
+    rows = nb * nch  # row b·nch + c: series b, chunk c
+    yw = ((yc * w)[:, None, :] * e1[None]).reshape(rows, m)
+    w2 = (w[:, None, :] * e2[None]).reshape(rows, m)
+    if fit_mean:
+        plan = _plan(size, 2 * rows, threads)
+        plan.setpts(t1)
+        f1fw = plan.execute(np.concatenate([yw, (w[:, None, :] * e1[None]).reshape(rows, m)]),
+                            out=np.empty((2 * rows, size), np.complex128))
+        f1, fw = f1fw[:rows], f1fw[rows:]
+        plan = _plan(size, rows, threads)
+    else:
+        plan = _plan(size, rows, threads)
+        plan.setpts(t1)
+        f1 = plan.execute(yw, out=np.empty((rows, size), np.complex128))
+        fw = np.empty((0, size), np.complex128)
+    plan.setpts(t2)
+    f2 = plan.execute(w2, out=np.empty((rows, size), np.complex128))
+    out = np.empty((rows, size), np.float64)
+    cpu_helpers.process_finufft_outputs(out, f1, fw, f2, norm, cpu_helpers.NormKind.Standard, bool(fit_mean),
+                                        int(threads))
+    return out.reshape(nb, nch * size)[:, : int(n)]
