@@ -122,10 +122,11 @@ def time_resolution(t: np.ndarray) -> float:
     return 1e-8
 
 
-def _band_power(t, y, dy, fmin, df, n, backend: str, threads: int, fit_mean: bool = True) -> np.ndarray:
+def _band_power(t, y, dy, fmin, df, n, backend: str, threads: int, fit_mean: bool = True,
+                scratch: bool = False) -> np.ndarray:
     if backend == "nifty-ls":
         order = np.argsort(t, kind="stable")
-        return _nifty_power(t[order], y[order], dy[order], fmin, df, n, threads, fit_mean)[0]
+        return _nifty_power(t[order], y[order], dy[order], fmin, df, n, threads, fit_mean, scratch)[0]
     from astropy.timeseries import LombScargle
 
     freq = fmin + df * np.arange(n)
@@ -133,13 +134,14 @@ def _band_power(t, y, dy, fmin, df, n, backend: str, threads: int, fit_mean: boo
                       .power(freq, method="fast", assume_regular_frequency=True), dtype=np.float64)
 
 
-def _nifty_power(t, y, dy, fmin, df, n, threads: int, fit_mean: bool) -> np.ndarray:
+def _nifty_power(t, y, dy, fmin, df, n, threads: int, fit_mean: bool, scratch: bool = False) -> np.ndarray:
     """nifty-ls power ``[B, n]`` of the series ``y`` ``[B, N]``: chunked NUFFTs with cached plans
-    (:mod:`astrolab.data.ls_nufft`), or one ``nifty_ls.lombscargle`` call where its helpers are missing."""
+    (:mod:`astrolab.data.ls_nufft`; ``scratch``: into a reused buffer), or one ``nifty_ls.lombscargle`` call
+    where its helpers are missing."""
     from astrolab.data import ls_nufft
 
     if ls_nufft.available():
-        return ls_nufft.power(t, y, dy, fmin, df, n, fit_mean, int(threads))
+        return ls_nufft.power(t, y, dy, fmin, df, n, fit_mean, int(threads), scratch=scratch)
     import nifty_ls
 
     res = nifty_ls.lombscargle(t, y, dy, fmin=fmin, fmax=fmin + df * (n - 1), Nf=n, center_data=fit_mean,
@@ -155,8 +157,10 @@ def multiband_power(t: np.ndarray, y: np.ndarray, dy: np.ndarray, band: np.ndarr
     return info["fmin"] + info["df"] * np.arange(len(power)), power, info
 
 
-def _screen(t, y, dy, band, ps: PeriodSearch, backend: str | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-    """:func:`multiband_power` without the frequency array (``info`` has ``fmin``, ``df``)."""
+def _screen(t, y, dy, band, ps: PeriodSearch, backend: str | None = None,
+            scratch: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
+    """:func:`multiband_power` without the frequency array (``info`` has ``fmin``, ``df``); ``scratch``: the
+    pooled screen's power may be a reused buffer (valid until the next periodogram in this process)."""
     backend = backend or ps.resolved_backend()
     t, y, dy = (np.asarray(a, dtype=np.float64) for a in (t, y, dy))
     band = np.asarray(band)
@@ -182,7 +186,8 @@ def _screen(t, y, dy, band, ps: PeriodSearch, backend: str | None = None) -> tup
             sd = max(float(np.std(yc)), 1e-6)
             yy[sel], ee[sel] = yc / sd, dy[sel] / sd
         keep = np.isfinite(ee)
-        power = _band_power(t[keep], yy[keep], ee[keep], fmin, df, n, backend, ps.threads, fit_mean=False)
+        power = _band_power(t[keep], yy[keep], ee[keep], fmin, df, n, backend, ps.threads, fit_mean=False,
+                            scratch=scratch)
         return power, {"n": int(keep.sum()), "k": len(used), "fmin": fmin, "fmax": fmax, "df": df,
                        "baseline": float(t.max() - t.min())}
     total = np.zeros(n)
@@ -356,7 +361,7 @@ def search_one(t, y, dy, band, ps: PeriodSearch, backend: str | None = None) -> 
     out = {"period": np.full(k, np.nan), "power": np.zeros(k), "log_fap": np.zeros(k)}
     if len(t) < 5:
         return out
-    power, info = _screen(t, y, dy, band, ps, backend)
+    power, info = _screen(t, y, dy, band, ps, backend, scratch=True)  # read below, not returned
     if info["k"] == 0:
         return out
     sep = 1.0 / max(info["baseline"], 1e-3)
