@@ -73,6 +73,129 @@ def test_harmonic_reranking_finds_a_sawtooth_period():
     assert res["period"][0] == pytest.approx(P, rel=1e-3)
 
 
+def test_chunked_nufft_equals_one_nifty_ls_transform():
+    """The chunked NUFFT with cached plans (astrolab.data.ls_nufft) is nifty-ls's periodogram, at least as
+    close to an accurate one (upsampling 2, eps 1e-13): series with weight-0 epochs, with and without a
+    fitted mean, a grid that is not a multiple of the chunk."""
+    import nifty_ls
+
+    from astrolab.data import ls_nufft
+
+    rng = np.random.default_rng(3)
+    t = np.sort(rng.uniform(0, 800, 150))
+    y, dy = rng.normal(size=(2, 150)), rng.uniform(0.02, 0.1, (2, 150))
+    dy[0, ::3] = np.inf
+    fmin, df, n = 1 / 800, 1 / 4000, 9001
+    for fit_mean in (False, True):
+        kw = dict(fmin=fmin, fmax=fmin + df * (n - 1), Nf=n, center_data=fit_mean, fit_mean=fit_mean, nthreads=1)
+        one = nifty_ls.lombscargle(t, y, dy, **kw).power
+        exact = nifty_ls.lombscargle(t, y, dy, **kw, finufft_kwargs={"eps": 1e-13, "upsampfac": 2.0}).power
+        chunked = ls_nufft.power(t, y, dy, fmin, df, n, fit_mean, chunk=1000)
+        assert chunked.shape == (2, n) and np.abs(chunked - one).max() < 1e-8
+        assert np.abs(chunked - exact).max() <= max(np.abs(one - exact).max(), 1e-10)
+        assert np.abs(ls_nufft.power(t, y, dy, fmin, df, n, fit_mean, chunk=None) - exact).max() < 1e-9
+    plans = dict(ls_nufft._cache("plans"))
+    ls_nufft.power(t + 1.0, y, dy, fmin, df, n + 500, True, chunk=1000)  # another curve, 10 chunks too
+    after = ls_nufft._cache("plans")
+    assert after.keys() == plans.keys() and all(after[k] is v for k, v in plans.items())
+
+
+def _direct_harmonic_power(t, y, dy, band, freqs, nterms):
+    """Reference: per-band weighted least squares on the explicit design matrix [1, cos kωt, sin kωt]."""
+    chi, chi0 = np.zeros(len(freqs)), 0.0
+    for b in np.unique(band):
+        sel = band == b
+        w = 1 / dy[sel] ** 2
+        yb = y[sel] - np.sum(w * y[sel]) / np.sum(w)
+        chi0 += np.sum(w * yb**2)
+        for i, f in enumerate(freqs):
+            ph = 2 * np.pi * f * t[sel][:, None] * np.arange(1, nterms + 1)
+            x = np.hstack([np.ones((sel.sum(), 1)), np.cos(ph), np.sin(ph)]) * np.sqrt(w)[:, None]
+            coef = np.linalg.lstsq(x, yb * np.sqrt(w), rcond=None)[0]
+            chi[i] += np.sum((yb * np.sqrt(w) - x @ coef) ** 2)
+    return 1 - chi / chi0
+
+
+def test_harmonic_power_from_phasor_recurrences_is_the_direct_least_squares():
+    from astrolab.data.periods import _harmonic_bands, _harmonic_power, multiband_harmonic_power
+
+    t, y, dy, band = _star(0.61, n=90, seed=2)
+    y = y + 0.2 * np.sin(4 * np.pi * t / 0.61)  # a second harmonic
+    freqs = 1 / 0.61 + 2e-4 * np.arange(-4, 5)
+    for nterms in (1, 3):
+        ref = _direct_harmonic_power(t, y, dy, band, freqs, nterms)
+        assert np.abs(multiband_harmonic_power(t, y, dy, band, freqs, nterms) - ref).max() < 1e-9
+        prep = _harmonic_bands(t, y, dy, band, nterms)  # e^{iωt} built as e^{iω0 t} (e^{iδt})^j
+        z = np.exp(2j * np.pi * freqs[0] * prep[0]) * np.exp(2j * np.pi * 2e-4 * prep[0]) ** np.arange(9)[:, None]
+        assert np.abs(_harmonic_power(z, prep, nterms) - ref).max() < 1e-9
+
+
+def test_partial_sort_top_peaks_equal_the_full_sort():
+    from astrolab.data.periods import _top_peaks, top_peaks
+
+    def full_sort(freq, power, k, min_sep):
+        inner = (power[1:-1] >= power[:-2]) & (power[1:-1] > power[2:])
+        cand = np.flatnonzero(inner) + 1
+        chosen = []
+        for i in cand[np.argsort(power[cand])[::-1]]:
+            if all(abs(freq[i] - freq[j]) >= min_sep for j in chosen):
+                chosen.append(i)
+                if len(chosen) == k:
+                    break
+        return np.asarray(chosen)
+
+    rng = np.random.default_rng(0)
+    power = np.convolve(rng.random(20000), np.ones(3) / 3, "same")
+    freq = 0.01 + 1e-3 * np.arange(len(power))
+    for k, sep in ((3, 0.0), (20, 5e-3), (40, 0.5)):  # sep=0.5: most of the highest maxima are rejected
+        ref = full_sort(freq, power, k, sep)
+        np.testing.assert_array_equal(top_peaks(freq, power, k, sep), ref)
+        np.testing.assert_array_equal(_top_peaks(power, k, sep, lambda i: 0.01 + 1e-3 * i), ref)
+
+
+def test_fap_is_the_beta_tail_without_scipy_stats(monkeypatch):
+    """log10 FAP from scipy.special's incomplete beta equals scipy.stats.beta.logsf (the exact formula)
+    and does not call it (its median search was most of the cost of a light curve's FAP)."""
+    from scipy.stats import beta
+
+    from astrolab.data.periods import log10_fap
+
+    z = np.r_[np.linspace(0, 1, 101), 1 - 1e-9, 1 - 1e-15]
+    ref = {}
+    for n, k, nterms in ((300, 5, 3), (60, 1, 1), (12, 2, 3)):
+        d2 = max(n - (2 * nterms + 1) * k, 1)
+        logsf = beta.logsf(np.clip(z, 0, 1 - 1e-15), max(nterms * k, 1), d2 / 2) / np.log(10)
+        ref[n] = np.minimum(0.0, np.log10((10 - 0.001) * 3000) + logsf)
+    monkeypatch.setattr(beta, "logsf", lambda *a, **k: pytest.fail("scipy.stats.beta.logsf called"))
+    for n, k, nterms in ((300, 5, 3), (60, 1, 1), (12, 2, 3)):
+        got = log10_fap(z, n, k, 0.001, 10, 3000, nterms)
+        fin = np.isfinite(ref[n])
+        np.testing.assert_array_equal(np.isfinite(got), fin)
+        assert np.abs(got[fin] - ref[n][fin]).max() < 1e-12
+
+
+def test_workers_give_the_numbers_of_one_process(tmp_path):
+    from astrolab.data.periods import search_many
+    from astrolab.errors import ConfigError
+
+    periods = (0.61, 3.3, 0.29, 12.0)
+    curves = [_star(p, n=50, baseline=300.0, seed=i) for i, p in enumerate(periods)]
+    t, y, dy, band = (np.concatenate([c[k] for c in curves]) for k in range(4))
+    start, counts = np.arange(4) * 50, np.full(4, 50)
+    one, info = cached_periods(tmp_path, t, y, dy, band, start, counts, PeriodSearch(min_period=0.2))
+    two = search_many(t, y, dy, band, start, counts, PeriodSearch.from_config({"min_period": 0.2, "workers": 2}))
+    for key in one:
+        np.testing.assert_array_equal(one[key], two[key])
+    assert one["period"][:, 0] == pytest.approx(periods, rel=1e-2)
+    # the cache entry does not depend on the number of processes; entries of version 1 are not trusted
+    hit = cached_periods(tmp_path, t, y, dy, band, start, counts, PeriodSearch(min_period=0.2, workers=2))[1]
+    assert hit["cache"] == "hit" and hit["key"] == info["key"] and info["settings"]["version"] == 2
+    with pytest.raises(ConfigError, match="workers must be >= 1"):
+        PeriodSearch.from_config({"workers": 0})
+    with pytest.raises(ConfigError, match="unknown dataset.period_search key.*worker"):
+        PeriodSearch.from_config({"worker": 2})
+
+
 def test_results_are_cached_under_the_input_checksum_and_verified(tmp_path, caplog):
     curves = [_star(p, n=80, seed=i) for i, p in enumerate((0.61, 3.3))]
     t = np.concatenate([c[0] for c in curves])

@@ -57,6 +57,7 @@ class PeriodSearch:
     screen: str = "pooled"
     backend: str = "auto"
     threads: int = 1
+    workers: int = 1
     max_frequencies: int = 2_000_000
 
     @classmethod
@@ -78,6 +79,8 @@ class PeriodSearch:
             raise ConfigError("dataset.period_search.n_peaks must be >= 1, e.g. 3")
         if ps.screen not in ("bands", "pooled"):
             raise ConfigError(f"unknown dataset.period_search.screen '{ps.screen}'; use bands or pooled")
+        if int(ps.workers) < 1:
+            raise ConfigError("dataset.period_search.workers must be >= 1 (processes; 1: this one)")
         if int(ps.nterms) < 1 or int(ps.candidates) < int(ps.n_peaks):
             raise ConfigError("dataset.period_search.nterms must be >= 1 and candidates >= n_peaks (e.g. "
                               "nterms=3 candidates=20)")
@@ -119,15 +122,11 @@ def time_resolution(t: np.ndarray) -> float:
     return 1e-8
 
 
-def _band_power(t, y, dy, fmin, df, n, backend: str, threads: int, fit_mean: bool = True) -> np.ndarray:
+def _band_power(t, y, dy, fmin, df, n, backend: str, threads: int, fit_mean: bool = True,
+                scratch: bool = False) -> np.ndarray:
     if backend == "nifty-ls":
-        import nifty_ls
-
         order = np.argsort(t, kind="stable")
-        res = nifty_ls.lombscargle(t[order], y[order], dy[order], fmin=fmin, fmax=fmin + df * (n - 1), Nf=n,
-                                   center_data=fit_mean, fit_mean=fit_mean, normalization="standard",
-                                   nthreads=int(threads))
-        return np.asarray(res.power, dtype=np.float64)
+        return _nifty_power(t[order], y[order], dy[order], fmin, df, n, threads, fit_mean, scratch)[0]
     from astropy.timeseries import LombScargle
 
     freq = fmin + df * np.arange(n)
@@ -135,14 +134,38 @@ def _band_power(t, y, dy, fmin, df, n, backend: str, threads: int, fit_mean: boo
                       .power(freq, method="fast", assume_regular_frequency=True), dtype=np.float64)
 
 
+def _nifty_power(t, y, dy, fmin, df, n, threads: int, fit_mean: bool, scratch: bool = False) -> np.ndarray:
+    """nifty-ls power ``[B, n]`` of the series ``y`` ``[B, N]``: chunked NUFFTs with cached plans
+    (:mod:`astrolab.data.ls_nufft`; ``scratch``: into a reused buffer), or one ``nifty_ls.lombscargle`` call
+    where its helpers are missing."""
+    from astrolab.data import ls_nufft
+
+    if ls_nufft.available():
+        return ls_nufft.power(t, y, dy, fmin, df, n, fit_mean, int(threads), scratch=scratch)
+    import nifty_ls
+
+    res = nifty_ls.lombscargle(t, y, dy, fmin=fmin, fmax=fmin + df * (n - 1), Nf=n, center_data=fit_mean,
+                               fit_mean=fit_mean, normalization="standard", nthreads=int(threads))
+    return np.asarray(res.power, dtype=np.float64).reshape(-1, n)
+
+
 def multiband_power(t: np.ndarray, y: np.ndarray, dy: np.ndarray, band: np.ndarray, ps: PeriodSearch,
                     backend: str | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """``(freq, joint power, info)`` of one light curve (``band``: any labels; bands with fewer than 5
     epochs are left out)."""
+    power, info = _screen(t, y, dy, band, ps, backend)
+    return info["fmin"] + info["df"] * np.arange(len(power)), power, info
+
+
+def _screen(t, y, dy, band, ps: PeriodSearch, backend: str | None = None,
+            scratch: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
+    """:func:`multiband_power` without the frequency array (``info`` has ``fmin``, ``df``); ``scratch``: the
+    pooled screen's power may be a reused buffer (valid until the next periodogram in this process)."""
     backend = backend or ps.resolved_backend()
     t, y, dy = (np.asarray(a, dtype=np.float64) for a in (t, y, dy))
     band = np.asarray(band)
     fmin, df, n = frequency_grid(t, ps)
+    fmax = float(fmin + df * (n - 1))
     used, chi0 = [], []
     for b in np.unique(band):
         sel = band == b
@@ -153,7 +176,6 @@ def multiband_power(t: np.ndarray, y: np.ndarray, dy: np.ndarray, band: np.ndarr
         if np.isfinite(c0) and c0 > 0:
             used.append(sel)
             chi0.append(c0)
-    total = np.zeros(n)
     if used and ps.screen == "pooled" and ps.nterms > 1:
         # screening only (the candidates are re-ranked by the exact multi-band model): one periodogram of
         # all bands together, each band centred on its weighted mean and scaled by its own scatter
@@ -164,22 +186,20 @@ def multiband_power(t: np.ndarray, y: np.ndarray, dy: np.ndarray, band: np.ndarr
             sd = max(float(np.std(yc)), 1e-6)
             yy[sel], ee[sel] = yc / sd, dy[sel] / sd
         keep = np.isfinite(ee)
-        power = _band_power(t[keep], yy[keep], ee[keep], fmin, df, n, backend, ps.threads, fit_mean=False)
-        freq = fmin + df * np.arange(n)
-        return freq, power, {"n": int(keep.sum()), "k": len(used), "fmin": fmin, "fmax": float(freq[-1]),
-                             "df": df, "baseline": float(t.max() - t.min())}
+        power = _band_power(t[keep], yy[keep], ee[keep], fmin, df, n, backend, ps.threads, fit_mean=False,
+                            scratch=scratch)
+        return power, {"n": int(keep.sum()), "k": len(used), "fmin": fmin, "fmax": fmax, "df": df,
+                       "baseline": float(t.max() - t.min())}
+    total = np.zeros(n)
     if used and backend == "nifty-ls":
         # one batched NUFFT on the union of the epochs: band b's series has weight 0 (dy = inf) on the
         # other bands' epochs, which gives exactly band b's own periodogram (tested)
-        import nifty_ls
-
         ys = np.stack([np.where(sel, y, 0.0) for sel in used])
         dys = np.stack([np.where(sel, dy, np.inf) for sel in used])
         order = np.argsort(t, kind="stable")
-        res = nifty_ls.lombscargle(t[order], ys[:, order], dys[:, order], fmin=fmin, fmax=fmin + df * (n - 1),
-                                   Nf=n, center_data=True, fit_mean=True, normalization="standard",
-                                   nthreads=int(ps.threads))
-        total = np.asarray(chi0) @ np.asarray(res.power, dtype=np.float64).reshape(len(used), n)
+        power_b = _nifty_power(t[order], ys[:, order], dys[:, order], fmin, df, n, ps.threads, True)
+        for c0, p_b in zip(chi0, power_b):  # not a BLAS product: threaded BLAS is slow on a busy machine
+            total += c0 * p_b
     else:
         for sel, c0 in zip(used, chi0):
             total += c0 * _band_power(t[sel], y[sel], dy[sel], fmin, df, n, backend, ps.threads)
@@ -187,65 +207,146 @@ def multiband_power(t: np.ndarray, y: np.ndarray, dy: np.ndarray, band: np.ndarr
     n_used = int(sum(int(sel.sum()) for sel in used))
     k_used = len(used)
     power = total / chi0_sum if chi0_sum > 0 else total
-    freq = fmin + df * np.arange(n)
-    return freq, power, {"n": n_used, "k": k_used, "fmin": fmin, "fmax": float(freq[-1]), "df": df,
-                         "baseline": float(t.max() - t.min()) if len(t) else 0.0}
+    return power, {"n": n_used, "k": k_used, "fmin": fmin, "fmax": fmax, "df": df,
+                   "baseline": float(t.max() - t.min()) if len(t) else 0.0}
 
 
 def top_peaks(freq: np.ndarray, power: np.ndarray, k: int, min_sep: float) -> np.ndarray:
-    """Indices of the ``k`` highest local maxima of ``power``, at least ``min_sep`` apart in frequency."""
+    """Indices of the ``k`` highest local maxima of ``power``, at least ``min_sep`` apart in frequency
+    (equal powers: the lower index first)."""
+    return _top_peaks(power, k, min_sep, lambda i: np.asarray(freq)[i])
+
+
+def _top_peaks(power: np.ndarray, k: int, min_sep: float, freq_at) -> np.ndarray:
+    """:func:`top_peaks` with the frequencies of indices from ``freq_at(indices)`` (a uniform grid needs no
+    array). Only the highest local maxima are sorted (``np.partition``; more if the separation rule
+    rejects too many), which gives the full sort's answer."""
     if len(power) < 3:
         return np.argsort(power)[::-1][:k]
     inner = (power[1:-1] >= power[:-2]) & (power[1:-1] > power[2:])
     cand = np.flatnonzero(inner) + 1
     if power[0] > power[1]:
         cand = np.r_[0, cand]
-    cand = cand[np.argsort(power[cand])[::-1]]
-    chosen: list[int] = []
-    for i in cand:
-        if all(abs(freq[i] - freq[j]) >= min_sep for j in chosen):
-            chosen.append(int(i))
-            if len(chosen) == k:
-                break
-    return np.asarray(chosen, dtype=np.int64)
+    pc = power[cand]
+    m = 8 * k + 32
+    while True:
+        if m < len(cand):
+            top = cand[pc >= np.partition(pc, len(pc) - m)[len(pc) - m]]  # the m highest, and their ties
+        else:
+            top = cand
+        top = top[np.argsort(-power[top], kind="stable")]
+        ftop = np.asarray(freq_at(top), dtype=np.float64)
+        chosen: list[int] = []
+        for i in range(len(top)):
+            if all(abs(ftop[i] - ftop[j]) >= min_sep for j in chosen):
+                chosen.append(i)
+                if len(chosen) == k:
+                    break
+        if len(chosen) == k or len(top) == len(cand):
+            return top[chosen].astype(np.int64)
+        m *= 4
 
 
 def multiband_harmonic_power(t, y, dy, band, freqs: np.ndarray, nterms: int) -> np.ndarray:
     """Exact joint power ``1 − Σχ²_b / Σχ²₀,b`` of per-band ``nterms``-harmonic Fourier series (each band
     its own mean, amplitudes and phases, one shared frequency) at a few ``freqs`` (weighted least squares,
-    batched over frequencies)."""
+    batched over frequencies and bands).
+
+    The normal equations need only ``S_m = Σ w e^{imωt}`` (``m ≤ 2K``, ``K = nterms``) and ``R_k = Σ w
+    (y − ȳ) e^{ikωt}`` (``k ≤ K``) per band; ``e^{imωt}`` are powers of one ``e^{iωt}`` (no trigonometry per
+    harmonic). With ``C_m + i D_m = S_m``, the Gram matrix of ``1, cos kωt, sin kωt`` is ``[1,1] = C_0``,
+    ``[1, cos k] = C_k``, ``[1, sin k] = D_k``, ``[cos j, cos k] = (C_{|j−k|} + C_{j+k}) / 2``, ``[sin j,
+    sin k] = (C_{|j−k|} − C_{j+k}) / 2``, ``[cos j, sin k] = (D_{j+k} + sgn(k − j) D_{|k−j|}) / 2``, and
+    ``χ²₀,b − χ²_b = rhsᵀ A⁻¹ rhs`` (data centred per band: no cancellation). No BLAS call on these small
+    arrays (a multi-threaded BLAS on a busy machine is many times slower than one thread)."""
     freqs = np.asarray(freqs, dtype=np.float64)
-    chi, chi0 = np.zeros(len(freqs)), 0.0
+    prep = _harmonic_bands(t, y, dy, band, nterms)
+    if prep is None or not len(freqs):
+        return np.zeros(len(freqs))
+    return _harmonic_power(np.exp(2j * np.pi * freqs[:, None] * prep[0][None, :]), prep, nterms)
+
+
+def _harmonic_bands(t, y, dy, band, nterms: int):
+    """The epochs of the bands with ≥ 2·nterms + 2 epochs and some scatter, band after band: ``(t, w,
+    y − ȳ_band, band starts, Σχ²₀,b)``, or None."""
+    t, y, dy = (np.asarray(a, dtype=np.float64) for a in (t, y, dy))
+    band = np.asarray(band)
+    ts, ws, ys, c0s = [], [], [], []
     for b in np.unique(band):
         sel = band == b
-        if sel.sum() < 2 * nterms + 2:
+        if sel.sum() < 2 * int(nterms) + 2:
             continue
-        tb, yb = t[sel], y[sel]
         w = 1.0 / np.maximum(dy[sel], 1e-6) ** 2
-        ybar = np.sum(w * yb) / np.sum(w)
-        c0 = float(np.sum(w * (yb - ybar) ** 2))
+        yb = y[sel] - np.sum(w * y[sel]) / np.sum(w)
+        c0 = float(np.sum(w * yb**2))
         if not np.isfinite(c0) or c0 <= 0:
             continue
-        ph = (2 * np.pi * freqs[:, None] * tb[None, :])[:, None, :] * np.arange(1, nterms + 1)[None, :, None]
-        x = np.concatenate([np.ones((len(freqs), 1, len(tb))), np.cos(ph), np.sin(ph)], 1)  # [F, P, N]
-        xw = x * w
-        a = xw @ x.transpose(0, 2, 1) + 1e-9 * np.eye(x.shape[1])
-        rhs = xw @ yb
-        coef = np.linalg.solve(a, rhs[..., None])[..., 0]
-        chi += np.sum(w * yb**2) - np.sum(coef * rhs, -1)
-        chi0 += c0
-    return 1.0 - chi / chi0 if chi0 > 0 else np.zeros(len(freqs))
+        ts.append(t[sel]), ws.append(w), ys.append(yb), c0s.append(c0)
+    if not c0s:
+        return None
+    starts = np.r_[0, np.cumsum([len(a) for a in ts])[:-1]]
+    return np.concatenate(ts), np.concatenate(ws), np.concatenate(ys), starts, float(sum(c0s))
+
+
+def _harmonic_power(z: np.ndarray, prep, nterms: int) -> np.ndarray:
+    """:func:`multiband_harmonic_power` from ``z = e^{iωt}`` ``[F, N]`` of :func:`_harmonic_bands`' epochs."""
+    _, ww, yy, starts, c0sum = prep
+    kk = int(nterms)
+    zw = np.broadcast_to(ww.astype(np.complex128), z.shape)  # w e^{imωt}, m = 0, 1, …
+    s_m = np.empty((2 * kk + 1, len(z), len(starts)), np.complex128)  # S_0 … S_2K  [., F, bands]
+    r_m = np.empty((kk + 1, len(z), len(starts)), np.complex128)  # R_0 … R_K
+    for m in range(2 * kk + 1):
+        if m:
+            zw = zw * z
+        s_m[m] = np.add.reduceat(zw, starts, axis=-1)
+        if m <= kk:
+            r_m[m] = np.add.reduceat(zw * yy, starts, axis=-1)
+    sc = np.concatenate([s_m.real, s_m.imag]).transpose(1, 2, 0)  # [F, bands, C_0 … C_2K, D_0 … D_2K]
+    i1, i2, c1, c2 = _gram_tables(kk)
+    a = c1 * sc[..., i1] + c2 * sc[..., i2] + 1e-9 * np.eye(2 * kk + 1)  # [F, bands, P, P]
+    rhs = np.concatenate([r_m.real, r_m.imag[1:]]).transpose(1, 2, 0)  # [F, bands, P]
+    coef = np.linalg.solve(a, rhs[..., None])[..., 0]
+    return np.sum(coef * rhs, axis=(-1, -2)) / c0sum
+
+
+def _gram_tables(nterms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(i1, i2, c1, c2)`` with ``A[p, q] = c1 X[i1] + c2 X[i2]``, ``X = [C_0 … C_2K, D_0 … D_2K]``, basis
+    ``p``: 0 = 1, ``1 … K`` = cos kx, ``K+1 … 2K`` = sin kx (:func:`multiband_harmonic_power`)."""
+    kk = int(nterms)
+    p, d = 2 * kk + 1, 2 * kk + 1  # basis size; offset of D_m in X
+    i1, i2 = np.zeros((p, p), np.int64), np.zeros((p, p), np.int64)
+    c1, c2 = np.zeros((p, p)), np.zeros((p, p))
+    i1[0, 0], c1[0, 0] = 0, 1.0
+    for k in range(1, kk + 1):
+        i1[0, k] = i1[k, 0] = k
+        i1[0, kk + k] = i1[kk + k, 0] = d + k
+        c1[0, k] = c1[k, 0] = c1[0, kk + k] = c1[kk + k, 0] = 1.0
+        for j in range(1, kk + 1):
+            i1[j, k], i2[j, k], c1[j, k], c2[j, k] = abs(j - k), j + k, 0.5, 0.5  # cos j, cos k
+            i1[kk + j, kk + k], i2[kk + j, kk + k] = abs(j - k), j + k  # sin j, sin k
+            c1[kk + j, kk + k], c2[kk + j, kk + k] = 0.5, -0.5
+            i1[j, kk + k], i2[j, kk + k] = d + j + k, d + abs(k - j)  # cos j, sin k
+            c1[j, kk + k], c2[j, kk + k] = 0.5, 0.5 * np.sign(k - j)
+            i1[kk + k, j], i2[kk + k, j], c1[kk + k, j], c2[kk + k, j] = i1[j, kk + k], i2[j, kk + k], \
+                c1[j, kk + k], c2[j, kk + k]
+    return i1, i2, c1, c2
 
 
 def log10_fap(z: np.ndarray, n: int, k: int, fmin: float, fmax: float, baseline: float,
               nterms: int = 1) -> np.ndarray:
-    """Bonferroni-bounded false-alarm probability (log10, ≤ 0) of joint powers ``z`` (module docstring)."""
-    from scipy.stats import beta
+    """Bonferroni-bounded false-alarm probability (log10, ≤ 0) of joint powers ``z`` (module docstring).
+
+    ``log P(>z)`` of Beta(a, b) as ``scipy.stats.beta.logsf`` computes it (log of the regularised upper
+    incomplete beta above the median, log1p of minus the lower one below it), without its median search."""
+    from scipy.special import betainc, betaincc
 
     z = np.clip(np.asarray(z, dtype=np.float64), 0.0, 1.0 - 1e-15)
     d2 = max(n - (2 * nterms + 1) * k, 1)
     m = max((fmax - fmin) * baseline, 1.0)
-    logsf = beta.logsf(z, max(nterms * k, 1), d2 / 2.0) / np.log(10)
+    a, b = float(max(nterms * k, 1)), d2 / 2.0
+    sf = betaincc(a, b, z)
+    with np.errstate(divide="ignore"):
+        logsf = np.where(sf < 0.5, np.log(sf), np.log1p(-betainc(a, b, z))) / np.log(10)
     return np.minimum(0.0, np.log10(m) + logsf)
 
 
@@ -260,22 +361,38 @@ def search_one(t, y, dy, band, ps: PeriodSearch, backend: str | None = None) -> 
     out = {"period": np.full(k, np.nan), "power": np.zeros(k), "log_fap": np.zeros(k)}
     if len(t) < 5:
         return out
-    freq, power, info = multiband_power(t, y, dy, band, ps, backend)
+    power, info = _screen(t, y, dy, band, ps, backend, scratch=True)  # read below, not returned
     if info["k"] == 0:
         return out
     sep = 1.0 / max(info["baseline"], 1e-3)
     nterms = int(ps.nterms)
+    fmin, df = info["fmin"], info["df"]
     if nterms > 1:  # rank the candidate peaks by the multi-harmonic model, on a 4x finer local grid
-        cand = top_peaks(freq, power, max(int(ps.candidates), k), min_sep=sep)
-        local = (freq[cand][:, None] + info["df"] * np.linspace(-1, 1, 9)[None, :]).reshape(-1)
-        local = local[local > 0]
-        p_local = multiband_harmonic_power(t, y, dy, np.asarray(band), local, nterms)
-        freq, power = local, p_local
-        order = np.argsort(freq)
-        freq, power = freq[order], power[order]
-    idx = top_peaks(freq, power, k, min_sep=sep)
+        cand = _top_peaks(power, max(int(ps.candidates), k), sep, lambda i: fmin + df * i)
+        steps = np.linspace(-1, 1, 9)
+        local = ((fmin + df * cand)[:, None] + df * steps[None, :]).reshape(-1)
+        keep = local > 0
+        local = local[keep]
+        prep = _harmonic_bands(t, y, dy, band, nterms)
+        if prep is None:
+            p_local = np.zeros(len(local))
+        else:  # e^{iωt} on the local grids: one exp per candidate and one per step, then products
+            tt = prep[0]
+            z = np.empty((len(cand), len(steps), len(tt)), np.complex128)
+            z[:, 0] = np.exp(2j * np.pi * (fmin + df * cand - df)[:, None] * tt[None, :])
+            step = np.exp(2j * np.pi * (df * (steps[1] - steps[0])) * tt)
+            for j in range(1, len(steps)):
+                np.multiply(z[:, j - 1], step, out=z[:, j])
+            p_local = _harmonic_power(z.reshape(-1, len(tt))[keep], prep, nterms)
+        order = np.argsort(local)
+        freq, power = local[order], p_local[order]
+        idx = top_peaks(freq, power, k, min_sep=sep)
+        best = freq[idx]
+    else:
+        idx = _top_peaks(power, k, sep, lambda i: fmin + df * i)
+        best = fmin + df * idx
     m = len(idx)
-    out["period"][:m] = 1.0 / freq[idx]
+    out["period"][:m] = 1.0 / best
     out["power"][:m] = power[idx]
     out["log_fap"][:m] = log10_fap(power[idx], info["n"], info["k"], info["fmin"], info["fmax"],
                                    info["baseline"], nterms)
@@ -286,8 +403,24 @@ def search_many(t: np.ndarray, y: np.ndarray, dy: np.ndarray, band: np.ndarray, 
                 counts: np.ndarray, ps: PeriodSearch, backend: str | None = None,
                 log_every: float = 5.0) -> dict[str, np.ndarray]:
     """Top peaks of every light curve (``start``/``counts``: each curve's rows): arrays ``[n_obj, n_peaks]``;
-    a progress line every ``log_every`` seconds."""
+    a progress line every ``log_every`` seconds. ``ps.workers > 1``: blocks of curves in a pool of that many
+    processes (forkserver: safe after torch or OpenMP threads exist), the same numbers as one process."""
     backend = backend or ps.resolved_backend()
+    n_obj = len(start)
+    workers = min(int(ps.workers), n_obj)
+    t0 = time.perf_counter()
+    if workers > 1:
+        out = _search_pool(t, y, dy, band, np.asarray(start), np.asarray(counts), ps, backend, workers,
+                           log_every)
+    else:
+        out = _search_block(t, y, dy, band, start, counts, ps, backend, log_every)
+    log.info("multi-band Lomb-Scargle (%s, samples_per_peak=%g) of %d light curves in %.1f s%s", backend,
+             ps.samples_per_peak, n_obj, time.perf_counter() - t0, f" ({workers} processes)" if workers > 1 else "")
+    return out
+
+
+def _search_block(t, y, dy, band, start, counts, ps: PeriodSearch, backend: str,
+                  log_every: float | None = None) -> dict[str, np.ndarray]:
     n_obj, k = len(start), int(ps.n_peaks)
     out = {"period": np.full((n_obj, k), np.nan), "power": np.zeros((n_obj, k)), "log_fap": np.zeros((n_obj, k))}
     t0 = last = time.perf_counter()
@@ -297,13 +430,49 @@ def search_many(t: np.ndarray, y: np.ndarray, dy: np.ndarray, band: np.ndarray, 
         for key in out:
             out[key][i] = res[key]
         now = time.perf_counter()
-        if now - last >= log_every and i + 1 < n_obj:
+        if log_every is not None and now - last >= log_every and i + 1 < n_obj:
             rate = (i + 1) / (now - t0)
             log.info("periodogram (%s): %d/%d light curves, %.0f s, about %.0f s left", backend, i + 1, n_obj,
                      now - t0, (n_obj - i - 1) / rate)
             last = now
-    log.info("multi-band Lomb-Scargle (%s, samples_per_peak=%g) of %d light curves in %.1f s", backend,
-             ps.samples_per_peak, n_obj, time.perf_counter() - t0)
+    return out
+
+
+def _search_pool(t, y, dy, band, start, counts, ps: PeriodSearch, backend: str, workers: int,
+                 log_every: float) -> dict[str, np.ndarray]:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    n_obj, k = len(start), int(ps.n_peaks)
+    out = {"period": np.full((n_obj, k), np.nan), "power": np.zeros((n_obj, k)), "log_fap": np.zeros((n_obj, k))}
+    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    ctx = mp.get_context(method)
+    if method == "forkserver":
+        # imported once by the server, not by every worker (nifty-ls imports astropy: seconds)
+        ctx.set_forkserver_preload(["astrolab.data.periods", "astrolab.data.ls_nufft", "nifty_ls", "scipy.special"])
+    n_blocks = min(n_obj, 8 * workers)  # small blocks: the slow curves (long grids) spread over workers
+    bounds = np.linspace(0, n_obj, n_blocks + 1).astype(int)
+    t0 = last = time.perf_counter()
+    done = 0
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = {}
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            rows = np.concatenate([np.arange(int(s), int(s) + int(c)) for s, c in zip(start[lo:hi], counts[lo:hi])])
+            sub_start = np.r_[0, np.cumsum(counts[lo:hi])[:-1]].astype(np.int64)
+            fut = pool.submit(_search_block, t[rows], y[rows], dy[rows], band[rows], sub_start, counts[lo:hi], ps,
+                              backend)
+            futures[fut] = (lo, hi)
+        for fut in as_completed(futures):
+            lo, hi = futures[fut]
+            res = fut.result()
+            for key in out:
+                out[key][lo:hi] = res[key]
+            done += hi - lo
+            now = time.perf_counter()
+            if now - last >= log_every and done < n_obj:
+                log.info("periodogram (%s, %d processes): %d/%d light curves, %.0f s, about %.0f s left", backend,
+                         workers, done, n_obj, now - t0, (n_obj - done) * (now - t0) / done)
+                last = now
     return out
 
 
@@ -330,8 +499,11 @@ def cached_periods(cache_dir, t, y, dy, band, start, counts, ps: PeriodSearch,
     from astrolab.data.cache import load_cached, save_cached
 
     backend = ps.resolved_backend()
-    settings = {**asdict(ps), "backend": backend, "version": 1}
-    settings.pop("threads")  # the result does not depend on it
+    # version 2: chunked NUFFT screening, re-ranking from phasor recurrences (powers differ from version 1
+    # by ~1e-9, so its entries are not reused)
+    settings = {**asdict(ps), "backend": backend, "version": 2}
+    for key in ("threads", "workers"):  # the result does not depend on them
+        settings.pop(key)
     key = input_checksum(t, y, dy, band, start, counts, settings=settings)[:24]
     if use_cache and cache_dir is not None:
         hit = load_cached(cache_dir, "periods", key)
