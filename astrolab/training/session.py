@@ -174,6 +174,10 @@ def build_run(cfg: DictConfig, task_cls: type, stage: str, fixed_task_kwargs: di
     dm = build_datamodule(cfg, task_cls, **dm_overrides)
     dm.prepare_data()
     dm.setup(stage)
+    if getattr(dm, "tile_plan", None) is not None:  # tiles of varying size: no heap fragmentation
+        from astrolab.utils.memory import fix_mmap_threshold
+
+        fix_mmap_threshold()
     task = build_task(cfg, dm, fixed_kwargs=fixed_task_kwargs)
     model = build_model(cfg, task, dm.num_features, **model_inputs(dm))
     return dm, task, model
