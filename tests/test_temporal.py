@@ -201,6 +201,9 @@ def test_feature_layers_and_sequence_dropout():
     task = lambda: TimeSeriesClassification(num_classes=3)  # noqa: E731
     deep = AstroTemporalGNN(task=task(), num_features=4, hidden_dim=16, num_object_features=7, feature_layers=3)
     assert sum(isinstance(m, torch.nn.Linear) for m in deep.feature_branch.net) == 3
+    wide = AstroTemporalGNN(task=task(), num_features=4, hidden_dim=16, num_object_features=7, feature_dim=40,
+                            feature_skip=True)
+    assert wide.feature_branch.net[0].out_features == 40 and wide.head.net[0].in_features == 16 + 40 + 7
     torch.manual_seed(0)
     m = AstroTemporalGNN(task=task(), num_features=4, hidden_dim=16, num_object_features=7, dropout=0.0,
                          sequence_dropout=0.5)

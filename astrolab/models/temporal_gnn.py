@@ -81,6 +81,7 @@ class AstroTemporalGNN(AstroBaseModel):
         object_features: use that vector (a small MLP branch concatenated before the head); ``False``
             ignores it (sequence only).
         feature_layers: depth of that MLP branch.
+        feature_dim: width of that MLP branch (``None``: ``hidden_dim``).
         feature_skip: late fusion — the scaled feature vector itself is concatenated to the head's input
             too (next to the sequence embedding and the branch's output), so the head sees exactly what the
             feature baseline sees; the head's input grows by ``num_object_features``.
@@ -101,7 +102,8 @@ class AstroTemporalGNN(AstroBaseModel):
                  cell: str = "gru", hidden_dim: int = 64, num_layers: int = 2, heads: int = 4,
                  dropout: float = 0.1, bidirectional: bool = False, graph: str = "none", conv_type: str = "sage",
                  graph_layers: int = 1, num_bands: int = 16, num_object_features: int = 0,
-                 object_features: bool = True, feature_layers: int = 2, feature_skip: bool = False,
+                 object_features: bool = True, feature_layers: int = 2, feature_dim: int | None = None,
+                 feature_skip: bool = False,
                  sequence_dropout: float = 0.0, ema_decay: float = 0.0, pretrained: str | None = None,
                  freeze_encoder: bool = False, **kwargs: Any) -> None:
         if graph not in ("none", "knn"):
@@ -125,7 +127,9 @@ class AstroTemporalGNN(AstroBaseModel):
                          bidirectional=bidirectional, graph=graph, conv_type=conv_type,
                          graph_layers=graph_layers, num_bands=num_bands,
                          num_object_features=int(num_object_features or 0), object_features=bool(object_features),
-                         feature_layers=int(feature_layers), feature_skip=bool(feature_skip),
+                         feature_layers=int(feature_layers),
+                         feature_dim=None if feature_dim in (None, "null", "None") else int(feature_dim),
+                         feature_skip=bool(feature_skip),
                          sequence_dropout=float(sequence_dropout), ema_decay=float(ema_decay),
                          pretrained=pretrained,
                          freeze_encoder=freeze_encoder, **kwargs)
@@ -140,7 +144,7 @@ class AstroTemporalGNN(AstroBaseModel):
         self.configure_feature_branch()
         width = hp.hidden_dim
         if self.feature_branch is not None:
-            width += hp.hidden_dim + (int(hp.num_object_features) if self.feature_skip else 0)
+            width += self.feature_dim + (int(hp.num_object_features) if self.feature_skip else 0)
         if self.task.name == "forecasting":
             self.head = ForecastHead(width, 3, hp.num_bands, hp.dropout)
         elif self.task.kind == "reconstruction":
@@ -152,7 +156,8 @@ class AstroTemporalGNN(AstroBaseModel):
         hp = self.hparams
         n = int(hp.get("num_object_features") or 0)
         layers = int(hp.get("feature_layers", 2))
-        self.feature_branch = (ObjectFeatureBranch(n, hp.hidden_dim, hp.dropout, layers)
+        self.feature_dim = int(hp.get("feature_dim") or hp.hidden_dim)
+        self.feature_branch = (ObjectFeatureBranch(n, self.feature_dim, hp.dropout, layers)
                                if n > 0 and hp.get("object_features", True) else None)
         self.feature_skip = bool(hp.get("feature_skip", False)) and self.feature_branch is not None
 
