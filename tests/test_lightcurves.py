@@ -272,3 +272,58 @@ def test_cli_sdss_rrlyrae_ab_vs_c(run_cli, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     s = read_summary(tmp_path)
     assert s["metrics"]["test/acc"] > s["metrics"]["baseline/acc"] + 0.05
+
+
+def test_robust_and_quantile_feature_scaling_by_hand():
+    from astrolab.data.datamodules.lightcurves import apply_object_scaler, fit_object_scaler
+
+    # column 0: 1..9 and an outlier; column 1: NaN in training rows; column 2: constant
+    ref = np.array([[1, 0.0, 3], [2, np.nan, 3], [3, 2.0, 3], [4, 4.0, 3], [5, 6.0, 3],
+                    [6, 8.0, 3], [7, np.nan, 3], [8, 10.0, 3], [9, 12.0, 3], [1000, 14.0, 3]])
+    sc = fit_object_scaler(ref, ["a", "b", "c"], "robust")
+    med_a, iqr_a = np.median(ref[:, 0]), np.percentile(ref[:, 0], 75) - np.percentile(ref[:, 0], 25)
+    b = ref[:, 1][np.isfinite(ref[:, 1])]
+    med_b, iqr_b = np.median(b), np.percentile(b, 75) - np.percentile(b, 25)
+    assert sc["center"][:2] == pytest.approx([med_a, med_b]) and sc["scale"][:2] == pytest.approx([iqr_a, iqr_b])
+    assert sc["scale"][2] == 1.0  # constant column: no division by zero
+    x = np.array([[4.0, 8.0, 3.0], [1000.0, np.nan, 3.0], [-1e9, -1e9, np.nan]])
+    out = apply_object_scaler(x, sc)
+    assert out.dtype == np.float32
+    assert out[0] == pytest.approx([(4 - med_a) / iqr_a, (8 - med_b) / iqr_b, 0.0], rel=1e-6)
+    assert out[1, 0] == 5.0 and out[1, 1] == 0.0  # clipped to +5; NaN -> the training median (0)
+    assert out[2].tolist() == [-5.0, -5.0, 0.0]
+    # quantile: the training median maps to 0, monotone, clipped, NaN -> 0
+    sq = fit_object_scaler(ref, ["a", "b", "c"], "quantile")
+    q = apply_object_scaler(np.array([[5.5, 7.0, 3.0], [2.0, np.nan, 3.0], [9.0, 13.0, 3.0], [1e9, 1e9, 3.0]]), sq)
+    assert q[0, :2] == pytest.approx([0.0, 0.0], abs=1e-6) and q[1, 1] == 0.0
+    assert q[1, 0] < q[0, 0] < q[2, 0] < q[3, 0] <= 5.0 and q[:, 2].tolist() == [0.0] * 4  # ties: the middle
+    # standard (earlier checkpoints carry no method): mean/std
+    old = {"feature_names": ["a"], "mean": [2.0], "std": [4.0]}
+    assert apply_object_scaler(np.array([[10.0], [np.nan]]), old)[:, 0].tolist() == [2.0, 0.0]
+
+
+def test_feature_scaling_is_fitted_on_train_and_reproduced_from_the_checkpoint(sample):
+    from astrolab.errors import ConfigError
+
+    ep, ob = sample
+    kw = dict(path=str(ep), objects=str(ob), use_cache=False, batch_size=16, features=["amplitude", "std", "eta"],
+              period_search={"min_period": 0.1})
+    dm = LightCurveDataModule(**kw, feature_scaling="robust")
+    dm.setup()
+    sc = dm.preprocessing()["object_scaler"]
+    assert sc["method"] == "robust"
+    raw = dm.td["objects", "features_raw"].numpy()
+    train = dm.td["objects", "train_mask"].numpy()
+    assert sc["center"] == pytest.approx(np.nanmedian(raw[train], 0).tolist())  # train split only
+    assert sc["center"] != pytest.approx(np.nanmedian(raw, 0).tolist())
+    feats = dm.td["objects", "features"]
+    assert feats.abs().max() <= 5.0
+    # a checkpoint's scaler wins over dataset.feature_scaling (evaluate / predict reproduce the features)
+    again = LightCurveDataModule(**kw, feature_scaling="quantile", fixed=dm.preprocessing())
+    again.setup()
+    assert torch.equal(again.td["objects", "features"], feats)
+    other = LightCurveDataModule(**kw, feature_scaling="quantile")
+    other.setup()
+    assert not torch.equal(other.td["objects", "features"], feats)
+    with pytest.raises(ConfigError, match="dataset.feature_scaling"):
+        LightCurveDataModule(**kw, feature_scaling="minmax")

@@ -161,3 +161,111 @@ def test_model_config_picks_its_default_task_and_task_override_wins():
         assert cfg.dataset.graph.type == "knn"
         cfg = compose("train", overrides=["paths.run_dir=/tmp/x"])
         assert cfg.task.name == "node_classification"
+
+
+def _feature_batch(n_feat=7, B=5, L=9):
+    seq = TensorDict({"x": torch.randn(B, L, 4), "time": torch.cumsum(torch.rand(B, L), 1),
+                      "band": torch.zeros(B, L, dtype=torch.long), "mask": torch.ones(B, L, dtype=torch.bool)},
+                     batch_size=[B, L])
+    objs = TensorDict({"y": torch.zeros(B, dtype=torch.long), "seed": torch.ones(B, dtype=torch.bool),
+                       "features": torch.randn(B, n_feat)}, batch_size=[B])
+    return TensorDict({"sequence": seq, "objects": objs}, batch_size=[])
+
+
+def test_feature_skip_widens_the_head_and_carries_the_features_themselves():
+    task = lambda: TimeSeriesClassification(num_classes=3)  # noqa: E731
+    late = AstroTemporalGNN(task=task(), num_features=4, hidden_dim=16, num_object_features=7, feature_skip=True)
+    plain = AstroTemporalGNN(task=task(), num_features=4, hidden_dim=16, num_object_features=7)
+    assert not plain.hparams.feature_skip  # the Python default is off; conf/model/temporal_gnn.yaml turns it on
+    assert plain.head.net[0].in_features == 16 + 16
+    assert late.head.net[0].in_features == 16 + 16 + 7
+    batch = _feature_batch()
+    out = late(batch)
+    assert out.shape == (5, 3)
+    # the last 7 inputs of the head are the scaled feature vector as the batch carries it
+    seen = {}
+    late.head.register_forward_pre_hook(lambda m, a: seen.setdefault("x", a[0]))
+    late.eval()(batch)
+    assert torch.equal(seen["x"][:, -7:], batch["objects", "features"])
+    out.sum().backward()
+    assert late.head.net[0].weight.grad[:, -7:].abs().sum() > 0
+    # no feature branch: nothing to skip, the head sees the sequence only
+    off = AstroTemporalGNN(task=task(), num_features=4, hidden_dim=16, num_object_features=7,
+                           object_features=False, feature_skip=True)
+    assert off.head.net[0].in_features == 16
+
+
+def test_feature_layers_and_sequence_dropout():
+    from astrolab.errors import ConfigError
+
+    task = lambda: TimeSeriesClassification(num_classes=3)  # noqa: E731
+    deep = AstroTemporalGNN(task=task(), num_features=4, hidden_dim=16, num_object_features=7, feature_layers=3)
+    assert sum(isinstance(m, torch.nn.Linear) for m in deep.feature_branch.net) == 3
+    wide = AstroTemporalGNN(task=task(), num_features=4, hidden_dim=16, num_object_features=7, feature_dim=40,
+                            feature_skip=True)
+    assert wide.feature_branch.net[0].out_features == 40 and wide.head.net[0].in_features == 16 + 40 + 7
+    torch.manual_seed(0)
+    m = AstroTemporalGNN(task=task(), num_features=4, hidden_dim=16, num_object_features=7, dropout=0.0,
+                         sequence_dropout=0.5)
+    seen = []
+    m.head.register_forward_pre_hook(lambda mod, a: seen.append(a[0].detach().clone()))
+    batch = _feature_batch(B=64)
+    m.train()(batch)
+    zero = (seen[-1][:, :16] == 0).all(1)
+    assert 10 < int(zero.sum()) < 54  # about half the objects lose their sequence embedding, never the features
+    assert (seen[-1][zero, 16:] != 0).any(1).all()
+    m.eval()(batch)
+    assert not (seen[-1][:, :16] == 0).all(1).any()  # evaluation sees every sequence
+    for bad in ({"sequence_dropout": 1.0}, {"feature_layers": 0}):
+        with pytest.raises(ConfigError, match="model."):
+            AstroTemporalGNN(task=task(), num_features=4, hidden_dim=16, **bad)
+
+
+def test_num_threads_is_applied_by_setup():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        m = AstroTemporalGNN(task=TimeSeriesClassification(num_classes=3), num_features=4, hidden_dim=16,
+                             num_threads=1)
+        assert torch.get_num_threads() == 2  # building the model changes nothing
+        m.setup("fit")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_model_config_defaults_for_light_curves():
+    from hydra import compose, initialize_config_dir
+
+    from astrolab.config import conf_dir
+
+    with initialize_config_dir(config_dir=str(conf_dir())):
+        cfg = compose("train", overrides=["model=temporal_gnn", "dataset=lightcurves", "paths.run_dir=/tmp/x"])
+    assert cfg.model.num_threads == 1 and cfg.model.feature_skip is True
+    assert cfg.dataset.feature_scaling == "robust"
+
+
+def test_ema_averages_the_weights_and_validation_uses_the_average():
+    from astrolab.errors import ConfigError
+
+    torch.manual_seed(0)
+    m = AstroTemporalGNN(task=TimeSeriesClassification(num_classes=3), num_features=4, hidden_dim=8, ema_decay=0.9)
+    m.on_fit_start()
+    w = m.head.net[0].weight
+    start = w.detach().clone()
+    with torch.no_grad():
+        w.add_(1.0)  # one "optimizer step"
+    m.on_train_batch_end(None, None, 0)
+    avg = 0.9 * start + 0.1 * (start + 1.0)
+    assert torch.allclose(m._ema["head.net.0.weight"], avg)
+    m.on_validation_epoch_start()  # validation (and so best.ckpt) sees the average ...
+    assert torch.allclose(w, avg)
+    m.on_validation_end()  # ... and training goes on with the live weights
+    assert torch.allclose(w, start + 1.0)
+    m.on_fit_end()
+    assert torch.allclose(w, avg) and m._ema is None
+    off = AstroTemporalGNN(task=TimeSeriesClassification(num_classes=3), num_features=4, hidden_dim=8)
+    off.on_fit_start()
+    assert off._ema is None
+    with pytest.raises(ConfigError, match="model.ema_decay"):
+        AstroTemporalGNN(task=TimeSeriesClassification(num_classes=3), num_features=4, hidden_dim=8, ema_decay=1.0)

@@ -37,13 +37,20 @@ class ForecastHead(nn.Module):
 
 
 class ObjectFeatureBranch(nn.Module):
-    """Per-object feature vector (``batch["objects", "features"]``, standardised by the data module) → a
-    ``hidden_dim`` embedding (two-layer MLP), concatenated to the sequence embedding before the head."""
+    """Per-object feature vector (``batch["objects", "features"]``, scaled by the data module) → a
+    ``hidden_dim`` embedding (an MLP of ``layers`` layers, GELU), concatenated to the sequence embedding
+    before the head."""
 
-    def __init__(self, num_object_features: int, hidden_dim: int, dropout: float = 0.1) -> None:
+    def __init__(self, num_object_features: int, hidden_dim: int, dropout: float = 0.1, layers: int = 2) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(num_object_features, hidden_dim), nn.GELU(), nn.Dropout(dropout),
-                                 nn.Linear(hidden_dim, hidden_dim), nn.GELU())
+        mods: list[nn.Module] = []
+        width = num_object_features
+        for i in range(max(int(layers), 1)):
+            if i:
+                mods.append(nn.Dropout(dropout))
+            mods += [nn.Linear(width, hidden_dim), nn.GELU()]
+            width = hidden_dim
+        self.net = nn.Sequential(*mods)
 
     def reset_parameters(self) -> None:
         reset_all(self)
@@ -73,6 +80,18 @@ class AstroTemporalGNN(AstroBaseModel):
             (from the data module's ``dataset.features``; 0: none).
         object_features: use that vector (a small MLP branch concatenated before the head); ``False``
             ignores it (sequence only).
+        feature_layers: depth of that MLP branch.
+        feature_dim: width of that MLP branch (``None``: ``hidden_dim``).
+        feature_skip: late fusion — the scaled feature vector itself is concatenated to the head's input
+            too (next to the sequence embedding and the branch's output), so the head sees exactly what the
+            feature baseline sees; the head's input grows by ``num_object_features``.
+        sequence_dropout: while training, the probability that an object's sequence embedding is zeroed
+            (modality dropout: the head must also classify from the features alone, and cannot ignore them).
+        ema_decay: keep an exponential moving average of the weights (decay per optimizer step, e.g.
+            0.99; 0: off); validation — hence early stopping and ``best.ckpt``, which holds the averaged
+            weights — uses the average. ``ckpt_path=last`` restarts the average from the saved weights.
+        num_threads (via ``**kwargs``, :meth:`AstroBaseModel.setup`): ``torch.set_num_threads`` for the run
+            — process-wide, it stays set after the run.
     """
 
     default_task = "time_series_classification"
@@ -83,18 +102,37 @@ class AstroTemporalGNN(AstroBaseModel):
                  cell: str = "gru", hidden_dim: int = 64, num_layers: int = 2, heads: int = 4,
                  dropout: float = 0.1, bidirectional: bool = False, graph: str = "none", conv_type: str = "sage",
                  graph_layers: int = 1, num_bands: int = 16, num_object_features: int = 0,
-                 object_features: bool = True, pretrained: str | None = None,
+                 object_features: bool = True, feature_layers: int = 2, feature_dim: int | None = None,
+                 feature_skip: bool = False,
+                 sequence_dropout: float = 0.0, ema_decay: float = 0.0, pretrained: str | None = None,
                  freeze_encoder: bool = False, **kwargs: Any) -> None:
         if graph not in ("none", "knn"):
             from astrolab.errors import ConfigError
 
             raise ConfigError(f"unknown model.graph '{graph}'; use none or knn")
+        if not 0.0 <= float(sequence_dropout) < 1.0:
+            from astrolab.errors import ConfigError
+
+            raise ConfigError(f"model.sequence_dropout must be in [0, 1), not {sequence_dropout}")
+        if int(feature_layers) < 1:
+            from astrolab.errors import ConfigError
+
+            raise ConfigError(f"model.feature_layers must be at least 1, not {feature_layers}")
+        if not 0.0 <= float(ema_decay) < 1.0:
+            from astrolab.errors import ConfigError
+
+            raise ConfigError(f"model.ema_decay must be in [0, 1) (0: off), not {ema_decay}")
         super().__init__(task=task, num_features=num_features, num_classes=num_classes, cell=cell,
                          hidden_dim=hidden_dim, num_layers=num_layers, heads=heads, dropout=dropout,
                          bidirectional=bidirectional, graph=graph, conv_type=conv_type,
                          graph_layers=graph_layers, num_bands=num_bands,
                          num_object_features=int(num_object_features or 0), object_features=bool(object_features),
-                         pretrained=pretrained, freeze_encoder=freeze_encoder, **kwargs)
+                         feature_layers=int(feature_layers),
+                         feature_dim=None if feature_dim in (None, "null", "None") else int(feature_dim),
+                         feature_skip=bool(feature_skip),
+                         sequence_dropout=float(sequence_dropout), ema_decay=float(ema_decay),
+                         pretrained=pretrained,
+                         freeze_encoder=freeze_encoder, **kwargs)
 
     def configure_models(self) -> None:
         hp = self.hparams
@@ -104,7 +142,9 @@ class AstroTemporalGNN(AstroBaseModel):
                                                  hp.heads, hp.dropout, "layer", True)
                               if hp.graph == "knn" else None)
         self.configure_feature_branch()
-        width = hp.hidden_dim * (2 if self.feature_branch is not None else 1)
+        width = hp.hidden_dim
+        if self.feature_branch is not None:
+            width += self.feature_dim + (int(hp.num_object_features) if self.feature_skip else 0)
         if self.task.name == "forecasting":
             self.head = ForecastHead(width, 3, hp.num_bands, hp.dropout)
         elif self.task.kind == "reconstruction":
@@ -115,11 +155,16 @@ class AstroTemporalGNN(AstroBaseModel):
     def configure_feature_branch(self) -> None:
         hp = self.hparams
         n = int(hp.get("num_object_features") or 0)
-        self.feature_branch = (ObjectFeatureBranch(n, hp.hidden_dim, hp.dropout)
+        layers = int(hp.get("feature_layers", 2))
+        self.feature_dim = int(hp.get("feature_dim") or hp.hidden_dim)
+        self.feature_branch = (ObjectFeatureBranch(n, self.feature_dim, hp.dropout, layers)
                                if n > 0 and hp.get("object_features", True) else None)
+        self.feature_skip = bool(hp.get("feature_skip", False)) and self.feature_branch is not None
 
     def with_object_features(self, z: Tensor, batch) -> Tensor:
-        """``[z, branch(features)]`` when the feature branch is on (the batch must then carry them)."""
+        """``[z, branch(features)]`` when the feature branch is on (the batch must then carry them), with
+        ``feature_skip`` ``[z, branch(features), features]``; ``sequence_dropout`` zeroes ``z`` of random
+        objects while training."""
         if self.feature_branch is None:
             return z
         if ("objects", "features") not in batch.keys(include_nested=True):
@@ -127,7 +172,13 @@ class AstroTemporalGNN(AstroBaseModel):
 
             raise ConfigError("this model was built with a per-object feature branch but the batch has no "
                               "objects.features: use the same dataset.features= as in training")
-        return torch.cat([z, self.feature_branch(batch["objects", "features"].to(z.dtype))], -1)
+        f = batch["objects", "features"].to(z.dtype)
+        p = float(self.hparams.get("sequence_dropout", 0.0) or 0.0)
+        if self.training and p > 0:
+            keep = torch.rand(z.shape[0], 1, device=z.device) >= p
+            z = z * keep.to(z.dtype)
+        parts = [z, self.feature_branch(f)] + ([f] if self.feature_skip else [])
+        return torch.cat(parts, -1)
 
     def encode(self, batch) -> Tensor:
         seq = batch["sequence"]
@@ -152,6 +203,50 @@ class AstroTemporalGNN(AstroBaseModel):
             q = batch["queries"]
             return self.head(z, q["x"], q["time"], q["band"])
         return self.head(z)
+
+    # -- weight averaging (model.ema_decay) ------------------------------------------------------------
+    _ema: dict[str, Tensor] | None = None
+    _ema_swapped: bool = False
+
+    def on_fit_start(self) -> None:
+        decay = float(self.hparams.get("ema_decay", 0.0) or 0.0)
+        self._ema = ({n: p.detach().clone() for n, p in self.named_parameters() if p.requires_grad}
+                     if decay > 0 else None)
+        self._ema_swapped = False
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        if self._ema is None:
+            return
+        w = 1.0 - float(self.hparams.ema_decay)
+        with torch.no_grad():
+            for n, p in self.named_parameters():
+                if n in self._ema:
+                    self._ema[n].lerp_(p.detach(), w)
+
+    def _swap_ema(self) -> None:
+        """Exchange the live weights and their average (validation runs on the average)."""
+        with torch.no_grad():
+            for n, p in self.named_parameters():
+                if n in self._ema:
+                    live = p.detach().clone()
+                    p.copy_(self._ema[n])
+                    self._ema[n].copy_(live)
+        self._ema_swapped = not self._ema_swapped
+
+    def on_validation_epoch_start(self) -> None:
+        if self._ema is not None and not self._ema_swapped:
+            self._swap_ema()
+
+    def on_validation_end(self) -> None:
+        # after the callbacks' on_validation_end: ModelCheckpoint has saved the averaged weights
+        if self._ema is not None and self._ema_swapped:
+            self._swap_ema()
+
+    def on_fit_end(self) -> None:
+        if self._ema is not None:  # the model left in memory carries the averaged weights too
+            if not self._ema_swapped:
+                self._swap_ema()
+            self._ema, self._ema_swapped = None, False
 
     # -- self-supervised pretraining (astrolab pretrain) and fine-tuning from it ------------------------
     #: the part of the network an encoder checkpoint holds

@@ -65,6 +65,77 @@ def lomb_scargle_period(t: np.ndarray, y: np.ndarray, dy: np.ndarray, min_period
     return float(res["period"][0]), float(res["power"][0])
 
 
+FEATURE_SCALINGS = ("robust", "quantile", "standard")
+#: scaled per-object features are clipped to ±this (robust / quantile)
+FEATURE_CLIP = 5.0
+#: quantile levels kept per feature by ``feature_scaling=quantile``
+N_QUANTILES = 101
+
+
+def fit_object_scaler(ref: np.ndarray, names: list[str], method: str = "robust") -> dict[str, Any]:
+    """Scaler of the per-object feature vector fitted on ``ref`` (training rows, NaN where undefined):
+    a plain dict (saved in the checkpoint) that :func:`apply_object_scaler` applies.
+
+    ``robust``: ``(x - median) / IQR`` (the 25–75 % range; the std where that is 0, 1 where both are),
+    clipped to ±:data:`FEATURE_CLIP`. ``quantile``: each feature through its :data:`N_QUANTILES` training
+    quantiles onto normal scores, clipped the same way. ``standard``: ``(x - mean) / std``, unclipped (the
+    scaler of earlier checkpoints, which carry no ``method``). NaN → the training median (mean), i.e. 0."""
+    n = len(names)
+    ref = np.asarray(ref, dtype=np.float64).reshape(-1, n)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: handled below
+            if method == "standard":
+                mean = np.nan_to_num(np.nanmean(ref, 0)) if len(ref) else np.zeros(n)
+                std = np.nan_to_num(np.nanstd(ref, 0, ddof=1)) if len(ref) > 1 else np.ones(n)
+                std = np.where(std > 1e-12, std, 1.0)
+                return {"feature_names": list(names), "method": "standard", "mean": mean.tolist(),
+                        "std": std.tolist()}
+            if method == "robust":
+                q25, med, q75 = (np.nan_to_num(np.nanpercentile(ref, q, 0)) if len(ref) else np.zeros(n)
+                                 for q in (25, 50, 75))
+                iqr = q75 - q25
+                std = np.nan_to_num(np.nanstd(ref, 0)) if len(ref) > 1 else np.ones(n)
+                scale = np.where(iqr > 1e-12, iqr, np.where(std > 1e-12, std, 1.0))
+                return {"feature_names": list(names), "method": "robust", "center": med.tolist(),
+                        "scale": scale.tolist(), "clip": FEATURE_CLIP}
+            if method == "quantile":
+                levels = np.linspace(0.0, 1.0, N_QUANTILES)
+                qs = (np.nan_to_num(np.nanquantile(ref, levels, axis=0)) if len(ref)
+                      else np.zeros((N_QUANTILES, n)))
+                return {"feature_names": list(names), "method": "quantile", "levels": levels.tolist(),
+                        "quantiles": qs.T.tolist(), "clip": FEATURE_CLIP}
+    raise ConfigError(f"unknown dataset.feature_scaling '{method}'; use {', '.join(FEATURE_SCALINGS)}")
+
+
+def apply_object_scaler(raw: np.ndarray, scaler: dict[str, Any]) -> np.ndarray:
+    """Scaled per-object features ``[N, F]`` float32 (see :func:`fit_object_scaler`; NaN → 0)."""
+    x = np.asarray(raw, dtype=np.float64)
+    method = scaler.get("method", "standard")
+    if method == "standard":
+        out = (x - np.asarray(scaler["mean"])) / np.asarray(scaler["std"])
+        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+    clip = float(scaler.get("clip", FEATURE_CLIP))
+    if method == "robust":
+        out = (x - np.asarray(scaler["center"])) / np.asarray(scaler["scale"])
+    elif method == "quantile":
+        from scipy.special import ndtri
+
+        levels = np.asarray(scaler["levels"])
+        eps = 1e-3
+        out = np.empty_like(x)
+        for j, q in enumerate(np.asarray(scaler["quantiles"])):
+            # interpolated from below and from above: a value tied over several quantiles gets their middle
+            u = 0.5 * (np.interp(x[:, j], q, levels) + np.interp(-x[:, j], -q[::-1], levels[::-1]))
+            out[:, j] = ndtri(np.clip(u, eps, 1 - eps))  # NaN stays NaN
+    else:
+        raise DataError(f"unknown per-object scaler method '{method}' in the checkpoint")
+    out = np.clip(np.nan_to_num(out, nan=0.0, posinf=clip, neginf=-clip), -clip, clip)
+    return out.astype(np.float32)
+
+
 def _identity(x):
     return x
 
@@ -84,6 +155,12 @@ class LightCurveDataModule(AstroDataModule):
         min_good_epochs: objects with fewer good epochs are dropped.
         max_length: keep at most this many (most recent) context epochs per object (``None``: all).
         periodogram: add Lomb–Scargle phase/period features (``period_search`` sets its grid).
+        features: per-object feature names (``None``: no per-object vector).
+        feature_scaling: how the per-object vector is scaled with training-split statistics (saved in the
+            checkpoint as ``object_scaler``): ``robust`` (median / interquartile range, clipped to ±5),
+            ``quantile`` (each feature through its training quantiles onto normal scores, ±5) or
+            ``standard`` (mean / std, no clip; the Python default — ``conf/dataset/lightcurves.yaml`` says
+            ``robust``). NaN → the training median (the mean for ``standard``).
         period_column: object-table column with a catalogue period, used only by the phase-folded
             forecasting baseline when there is no periodogram (never a model input).
         forecast: ``{"fraction": 0.2, "max_queries": 32, "min_context": 20}``.
@@ -110,7 +187,8 @@ class LightCurveDataModule(AstroDataModule):
                  bands: list[str] | tuple[str, ...] = ("g", "r"), min_epochs: int = 50, max_epochs: int = 400,
                  seed: int = 0, max_mag: float = 50.0, max_mag_err: float = 9.0, min_good_epochs: int = 10,
                  max_length: int | None = None, periodogram: bool = False, features: list[str] | None = None,
-                 period_search: dict[str, float] | None = None, period_column: str | None = "period",
+                 feature_scaling: str = "standard", period_search: dict[str, float] | None = None,
+                 period_column: str | None = "period",
                  forecast: dict[str, Any] | None = None, graph: dict[str, Any] | None = None,
                  batch_size: int = 64, num_workers: int = 0, split: dict[str, Any] | None = None,
                  label_fraction: float | None = None,
@@ -129,6 +207,10 @@ class LightCurveDataModule(AstroDataModule):
         self.max_length = None if max_length in none else int(max_length)
         self.periodogram = bool(periodogram)
         self.features = _feature_list(features)
+        if feature_scaling not in FEATURE_SCALINGS:
+            raise ConfigError(f"unknown dataset.feature_scaling '{feature_scaling}'; use "
+                              f"{', '.join(FEATURE_SCALINGS)}")
+        self.feature_scaling = str(feature_scaling)
         from astrolab.data.periods import PeriodSearch
 
         self.period_search = {**PeriodSearch().__dict__, **dict(period_search or {})}
@@ -416,15 +498,11 @@ class LightCurveDataModule(AstroDataModule):
             if list(fixed["feature_names"]) != names:
                 raise DataError(f"the checkpoint's per-object features {fixed['feature_names']} differ from "
                                 f"this data's {names} (same dataset.features= as in training?)")
-            self.object_scaler = dict(fixed)
+            self.object_scaler = dict(fixed)  # the checkpoint's method, whatever dataset.feature_scaling says
         else:
             ref = raw[train.numpy()] if bool(train.any()) else raw
-            with np.errstate(all="ignore"):
-                mean = np.nan_to_num(np.nanmean(ref, 0)) if len(ref) else np.zeros(len(names))
-                std = np.nan_to_num(np.nanstd(ref, 0, ddof=1)) if len(ref) > 1 else np.ones(len(names))
-            std = np.where(std > 1e-12, std, 1.0)
-            self.object_scaler = {"feature_names": names, "mean": mean.tolist(), "std": std.tolist()}
-        objs["features"] = self._apply(objs["features_raw"], self.object_scaler)  # NaN -> 0 (the mean)
+            self.object_scaler = fit_object_scaler(ref, names, self.feature_scaling)
+        objs["features"] = torch.from_numpy(apply_object_scaler(raw, self.object_scaler))
 
     def _queries(self, ep, is_query, obj_of, t_rel, dmag, offset, band, keep_ctx, start, counts,
                  fold_period, n_obj) -> TensorDict:
