@@ -66,7 +66,8 @@ def test_recycling_reuses_the_model_and_matches_a_fresh_build(tmp_path):
 def test_native_study_recycles_models_across_trials(tmp_path):
     runner = make_runner(tmp_path, "hpo.test_best=false", params=LR_SPACE, n_trials=3)
     result = runner.run()
-    assert result.summary["recycling"] == {"models_built": 1, "models_recycled": 2, "data_prepared": 1}
+    assert result.summary["recycling"] == {"models_built": 1, "models_recycled": 2, "data_prepared": 1,
+                                         "hit_rate": 0.667}
     trials = sorted(result.study.get_trials(), key=lambda t: t.number)
     assert [t.user_attrs["recycled"] for t in trials] == [False, True, True]
     assert len({t.params["model.optimizer.lr"] for t in trials}) == 3

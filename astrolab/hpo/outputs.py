@@ -123,7 +123,8 @@ def write_outputs(runner: Any, trials: list[Any], seconds: float):
         "direction": direction, "metric": runner.monitor_name(), "n_trials": runner.n_trials,
         "trials": counts, "seconds_this_process": round(seconds, 3),
         "recycling": {"models_built": runner.pool.builds, "models_recycled": runner.pool.reuses,
-                      "data_prepared": runner.data.builds},
+                      "data_prepared": runner.data.builds,
+                      "hit_rate": round(runner.pool.reuses / max(runner.pool.builds + runner.pool.reuses, 1), 3)},
     }
     result = HPOResult(study=study, sweep_dir=out, best_value=None, best_params={}, best_config=None,
                        best_checkpoint=None)
@@ -203,7 +204,8 @@ def _report(summary: dict[str, Any], out: Path) -> None:
     for k, v in (summary.get("best_test_metrics") or {}).items():
         t.add_row(f"best model {k}", f"{v:.4f}")
     rec = summary["recycling"]
-    t.add_row("models built / recycled", f"{rec['models_built']} / {rec['models_recycled']}")
+    t.add_row("models built / recycled", f"{rec['models_built']} / {rec['models_recycled']}"
+              + (f" (hit rate {rec['hit_rate']:.0%})" if 'hit_rate' in rec else ""))
     console = Console()
     console.print(t)
     console.print(f"sweep folder: [bold]{out}[/bold]")

@@ -5,7 +5,10 @@ DataModule is reused by every trial. A trial whose **architecture signature** â€
 parameter shapes or the network's structure: the model config without its optimizer/scheduler, the
 input width, the task (output size, loss) and the data â€” matches a model already built re-initialises
 that model (``reset_parameters()``; ``clear_memory()`` when the model has it) and gets a fresh optimizer
-from its own config, instead of allocating a new one. Any other difference builds a new model.
+from its own config, instead of allocating a new one. Any other difference builds a new model. Up to
+``hpo.recycle_max_models`` built models (default 8) stay cached, least recently used dropped first, so a
+search that revisits a few architectures while it tunes continuous training parameters (learning rate,
+weight decay; ``conf/hpo/gat_tune.yaml``) recycles most of its trials.
 
 Fresh and recycled models are initialised the same way (seed, then ``reset_parameters()``), so a
 recycled trial gives the same result as a fresh build for the same seed.
@@ -76,13 +79,26 @@ class DataCache:
 
 
 class ModelPool:
-    """Built models of this process, keyed by architecture signature (one model per signature)."""
+    """Built models of this process, keyed by architecture signature: one model per signature, at most
+    ``max_models`` of them (least recently used dropped first), so a search that comes back to an
+    architecture it tried a few trials earlier (while it tunes the training parameters) recycles it.
 
-    def __init__(self, enabled: bool = True) -> None:
+    Args:
+        enabled: ``hpo.recycle``; ``False`` builds every trial's model anew and keeps none.
+        max_models: ``hpo.recycle_max_models``, how many built models stay cached (>= 1).
+    """
+
+    def __init__(self, enabled: bool = True, max_models: int = 8) -> None:
+        from collections import OrderedDict
+
         self.enabled = enabled
-        self._models: dict[str, Any] = {}
+        self.max_models = max(int(max_models), 1)
+        self._models: OrderedDict[str, Any] = OrderedDict()
         self.builds = 0
         self.reuses = 0
+
+    def __len__(self) -> int:
+        return len(self._models)
 
     def get(self, cfg: DictConfig, task, num_features: int, data: str, seed: int,
             inputs: dict[str, Any] | None = None) -> tuple[Any, bool]:
@@ -96,7 +112,13 @@ class ModelPool:
         model = self._models.get(sig) if self.enabled else None
         recycled = model is not None
         if model is None:
-            self.release()  # one cached model at a time: the previous architecture's memory goes
+            if self.enabled:
+                while len(self._models) >= self.max_models:  # the least recently used goes
+                    _, old = self._models.popitem(last=False)
+                    if callable(getattr(old, "clear_memory", None)):
+                        old.clear_memory()
+                    del old
+                    release_memory()
             L.seed_everything(seed, workers=True, verbose=False)
             model = build_model(cfg, task, num_features, **dict(inputs or {}))
             self.builds += 1
@@ -104,12 +126,14 @@ class ModelPool:
                 self._models[sig] = model
         else:
             self.reuses += 1
+            self._models.move_to_end(sig)
             if callable(getattr(model, "clear_memory", None)):
                 model.clear_memory()
+            # the trial's own training parameters: a new optimizer (and scheduler) from its config
             opt = cfg.model.get("optimizer")
             sched = cfg.model.get("scheduler")
-            model.optimizer_factory = instantiate(opt) if opt is not None else None
-            model.scheduler_factory = instantiate(sched) if sched is not None else None
+            model.optimizer_factory = _picklable(instantiate(opt)) if opt is not None else None
+            model.scheduler_factory = _picklable(instantiate(sched)) if sched is not None else None
             model.train()
         # fresh and recycled models start from the same state for the same seed
         L.seed_everything(seed, workers=True, verbose=False)
@@ -124,6 +148,13 @@ class ModelPool:
                 m.clear_memory()
         self._models.clear()
         release_memory()
+
+
+def _picklable(factory: Any) -> Any:
+    """The optimizer/scheduler factory as a fresh build stores it (plain ``functools.partial``)."""
+    from astrolab.models.core import _picklable as plain
+
+    return plain(factory)
 
 
 def release_memory() -> None:

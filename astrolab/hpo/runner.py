@@ -276,7 +276,8 @@ class NativeRunner:
             raise ConfigError(f"hpo.n_trials={self.n_trials}; use a positive number")
         self.timeout = float(self.hpo.timeout) if self.hpo.get("timeout") else None
         self.data = DataCache()
-        self.pool = ModelPool(enabled=bool(self.hpo.get("recycle", True)))
+        self.pool = ModelPool(enabled=bool(self.hpo.get("recycle", True)),
+                              max_models=_recycle_max_models(self.hpo.get("recycle_max_models", 8)))
         self.seed = int(cfg.seed)
         self.study = None
         self.storage_url = ""
@@ -363,8 +364,10 @@ class NativeRunner:
             from astrolab.hpo.pruning import pruning_callback
 
             callbacks.append(pruning_callback(trial, monitor))
+        # no sanity validation: the first epoch's validation runs the same code a moment later, and a trial
+        # that cannot validate fails there (one validation pass less per trial)
         trainer = make_trainer(cfg, run_dir, callbacks, build_loggers(cfg), enable_progress_bar=False,
-                               enable_model_summary=False)
+                               enable_model_summary=False, num_sanity_val_steps=0)
         info = {"recycled": recycled, "model_id": id(model), "run_dir": str(run_dir)}
         self.last_info = info
         try:
@@ -444,6 +447,15 @@ class NativeRunner:
                 self.study.optimize(self.objective, n_trials=1, catch=(Exception,),
                                     callbacks=[progress.callback])
         return finish(self, time.perf_counter() - t_start)
+
+
+def _recycle_max_models(value: Any) -> int:
+    """``hpo.recycle_max_models``: a whole number >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        shown = f"'{value}'" if isinstance(value, str) else value
+        raise ConfigError(f"hpo.recycle_max_models={shown} must be a whole number >= 1 (built models kept for "
+                          "recycling); e.g. hpo.recycle_max_models=8")
+    return int(value)
 
 
 def _reason(exc: BaseException) -> str:

@@ -170,7 +170,9 @@ class AstroBaseModel(StandardModelMixin, HPOModelMixin, AstronomicalModelMixin, 
 
     def configure_metrics(self) -> None:
         metrics = self.task.configure_metrics()
-        self.train_metrics = metrics.clone(prefix="train/")
+        # the train split skips the costly metrics (Task.train_skip_metrics); val/test keep all of them
+        train = self.task.configure_train_metrics() if hasattr(self.task, "configure_train_metrics") else metrics
+        self.train_metrics = train.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
 
@@ -212,8 +214,9 @@ class AstroBaseModel(StandardModelMixin, HPOModelMixin, AstronomicalModelMixin, 
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=n,
                  prog_bar=stage != "test", sync_dist=self._world_size() > 1)
         metrics = {"train": self.train_metrics, "val": self.val_metrics, "test": self.test_metrics}[stage]
-        metrics.update(self.task.metric_output(out.detach()), target)
-        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=n, prog_bar=stage == "val")
+        if len(metrics):
+            metrics.update(self.task.metric_output(out.detach()), target)
+            self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=n, prog_bar=stage == "val")
         return loss
 
     def _world_size(self) -> int:

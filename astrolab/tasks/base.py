@@ -39,6 +39,10 @@ class Task:
 
     name: str = "task"
     level: str = "node"
+    #: metrics computed on validation and test only, never on the train split: rank-based ones (AUROC,
+    #: average precision) and ones that keep every value of the epoch (photo-z scatter, outliers, bias)
+    #: cost more per step than they tell while the weights move; the loss and the cheap metrics stay
+    train_skip_metrics: ClassVar[tuple[str, ...]] = ()
     kind: ClassVar[str] = "classification"
     monitor: ClassVar[str] = "val/loss"
     mode: ClassVar[str] = "min"
@@ -88,6 +92,17 @@ class Task:
     def configure_metrics(self):
         """A ``torchmetrics.MetricCollection`` without prefix (the model clones it per stage)."""
         raise NotImplementedError
+
+    def configure_train_metrics(self):
+        """The train split's ``MetricCollection``: :meth:`configure_metrics` without
+        :attr:`train_skip_metrics` (may be empty: then only the loss is logged on train)."""
+        from torchmetrics import MetricCollection
+
+        metrics = self.configure_metrics()
+        skip = set(self.train_skip_metrics)
+        if not skip:
+            return metrics
+        return MetricCollection({k: m for k, m in metrics.items(keep_base=True) if k not in skip})
 
     def predict(self, output: Tensor) -> dict[str, Tensor]:
         """Turn raw model outputs into reportable predictions (labels, probabilities, values)."""

@@ -36,6 +36,7 @@ class ClassificationTask(Task):
     kind = "classification"
     monitor = "val/f1_macro"
     mode = "max"
+    train_skip_metrics = ("auroc",)
 
     def __init__(
         self,

@@ -33,6 +33,7 @@ class FilamentDetection(Task):
     kind = "classification"
     monitor = "val/f1"
     mode = "max"
+    train_skip_metrics = ("auroc",)
 
     def __init__(self, filament_class: int = 2, pos_weight: float | str | None = "auto",
                  num_classes: int | None = None, class_names=None, class_weights=None,

@@ -37,6 +37,7 @@ class AnomalyDetection(Task):
     kind = "anomaly"
     monitor = "val/auroc"
     mode = "max"
+    train_skip_metrics = ("auroc", "average_precision")
 
     def __init__(self, num_classes: int | None = None, class_names: Any = None, class_weights: Any = None,
                  **contract: Any) -> None:

@@ -62,6 +62,7 @@ class PhotoZ(RegressionTask):
     level = "object"
     monitor = "val/sigma_nmad"
     mode = "min"
+    train_skip_metrics = ("sigma_nmad", "outlier_frac", "bias")
 
     def __init__(self, loss: str = "dz1pz", huber_delta: float = 0.05, outlier_threshold: float = 0.15,
                  target_mean: float = 0.0, target_std: float = 1.0, target_name: str = "z", **kwargs) -> None:
