@@ -114,10 +114,7 @@ class ModelPool:
         if model is None:
             if self.enabled:
                 while len(self._models) >= self.max_models:  # the least recently used goes
-                    _, old = self._models.popitem(last=False)
-                    if callable(getattr(old, "clear_memory", None)):
-                        old.clear_memory()
-                    del old
+                    _clear(self._models.popitem(last=False)[1])
                     release_memory()
             L.seed_everything(seed, workers=True, verbose=False)
             model = build_model(cfg, task, num_features, **dict(inputs or {}))
@@ -127,9 +124,11 @@ class ModelPool:
         else:
             self.reuses += 1
             self._models.move_to_end(sig)
-            if callable(getattr(model, "clear_memory", None)):
-                model.clear_memory()
-            # the trial's own training parameters: a new optimizer (and scheduler) from its config
+            _clear(model)
+            # the trial's own training parameters: a new optimizer (and scheduler) from its config, stored
+            # as a fresh build stores it (a plain picklable functools.partial)
+            from astrolab.models.core import _picklable
+
             opt = cfg.model.get("optimizer")
             sched = cfg.model.get("scheduler")
             model.optimizer_factory = _picklable(instantiate(opt)) if opt is not None else None
@@ -144,17 +143,15 @@ class ModelPool:
     def release(self) -> None:
         """Drop cached models and free their memory."""
         for m in self._models.values():
-            if callable(getattr(m, "clear_memory", None)):
-                m.clear_memory()
+            _clear(m)
         self._models.clear()
         release_memory()
 
 
-def _picklable(factory: Any) -> Any:
-    """The optimizer/scheduler factory as a fresh build stores it (plain ``functools.partial``)."""
-    from astrolab.models.core import _picklable as plain
-
-    return plain(factory)
+def _clear(model: Any) -> None:
+    """The model's own cleanup (gradients, caches) where it has one."""
+    if callable(getattr(model, "clear_memory", None)):
+        model.clear_memory()
 
 
 def release_memory() -> None:
