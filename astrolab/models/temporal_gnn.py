@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from astrolab.errors import ConfigError
 from astrolab.models.components.graph_encoder import ModernGraphEncoder
 from astrolab.models.components.heads import create_output_head
 from astrolab.models.components.temporal import AdvancedTemporalEncoder, ContinuousTimeEncoding
@@ -107,20 +108,12 @@ class AstroTemporalGNN(AstroBaseModel):
                  sequence_dropout: float = 0.0, ema_decay: float = 0.0, pretrained: str | None = None,
                  freeze_encoder: bool = False, **kwargs: Any) -> None:
         if graph not in ("none", "knn"):
-            from astrolab.errors import ConfigError
-
             raise ConfigError(f"unknown model.graph '{graph}'; use none or knn")
         if not 0.0 <= float(sequence_dropout) < 1.0:
-            from astrolab.errors import ConfigError
-
             raise ConfigError(f"model.sequence_dropout must be in [0, 1), not {sequence_dropout}")
         if int(feature_layers) < 1:
-            from astrolab.errors import ConfigError
-
             raise ConfigError(f"model.feature_layers must be at least 1, not {feature_layers}")
         if not 0.0 <= float(ema_decay) < 1.0:
-            from astrolab.errors import ConfigError
-
             raise ConfigError(f"model.ema_decay must be in [0, 1) (0: off), not {ema_decay}")
         super().__init__(task=task, num_features=num_features, num_classes=num_classes, cell=cell,
                          hidden_dim=hidden_dim, num_layers=num_layers, heads=heads, dropout=dropout,
@@ -168,8 +161,6 @@ class AstroTemporalGNN(AstroBaseModel):
         if self.feature_branch is None:
             return z
         if ("objects", "features") not in batch.keys(include_nested=True):
-            from astrolab.errors import ConfigError
-
             raise ConfigError("this model was built with a per-object feature branch but the batch has no "
                               "objects.features: use the same dataset.features= as in training")
         f = batch["objects", "features"].to(z.dtype)
@@ -185,8 +176,6 @@ class AstroTemporalGNN(AstroBaseModel):
         z = self.encoder(seq["x"], seq["time"], seq["band"], seq["mask"])
         if self.graph_encoder is not None:
             if "edges" not in batch.keys():
-                from astrolab.errors import ConfigError
-
                 raise ConfigError("model.graph=knn needs a kNN graph of objects from the data module; set "
                                   "dataset.graph.type=knn (dataset=lightcurves does it from model.graph)")
             z = self.graph_encoder(z, batch["edges", "index"].t())
@@ -256,8 +245,6 @@ class AstroTemporalGNN(AstroBaseModel):
         """Masked reconstruction: the head predicts a hidden epoch's magnitude from the object embedding
         and the epoch's time, band and (magnitude-free) features."""
         if self.hparams.graph != "none":
-            from astrolab.errors import ConfigError
-
             raise ConfigError("astrolab pretrain trains the light-curve encoder alone: use model.graph=none "
                               "(fine-tune with model.graph=knn model.pretrained=<encoder.ckpt>)")
         self.head = ForecastHead(self.hparams.hidden_dim, self.num_features, self.hparams.num_bands,
