@@ -338,16 +338,24 @@ def log10_fap(z: np.ndarray, n: int, k: int, fmin: float, fmax: float, baseline:
 
     ``log P(>z)`` of Beta(a, b) as ``scipy.stats.beta.logsf`` computes it (log of the regularised upper
     incomplete beta above the median, log1p of minus the lower one below it), without its median search."""
-    from scipy.special import betainc, betaincc
+    from scipy.special import betainc, betaincc, betaln, hyp2f1
 
     z = np.clip(np.asarray(z, dtype=np.float64), 0.0, 1.0 - 1e-15)
     d2 = max(n - (2 * nterms + 1) * k, 1)
     m = max((fmax - fmin) * baseline, 1.0)
     a, b = float(max(nterms * k, 1)), d2 / 2.0
     sf = betaincc(a, b, z)
-    with np.errstate(divide="ignore"):
-        logsf = np.where(sf < 0.5, np.log(sf), np.log1p(-betainc(a, b, z))) / np.log(10)
-    return np.minimum(0.0, np.log10(m) + logsf)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        logsf = np.where(sf < 0.5, np.log(sf), np.log1p(-betainc(a, b, z)))
+        # strong peaks of long curves: sf underflows float64 (log would be -inf, and -inf features become
+        # NaN, i.e. the median, downstream). There the tail in log space, from
+        # I_x(b, a) = x^b (1-x)^a / (b B(b, a)) 2F1(a+b, 1; b+1; x), x = 1 - z (DLMF 8.17.8)
+        tiny = sf < 1e-290
+        if np.any(tiny):
+            x = 1.0 - z[tiny]
+            logsf[tiny] = (b * np.log(x) + a * np.log1p(-x) - np.log(b) - betaln(b, a)
+                           + np.log(hyp2f1(a + b, 1.0, b + 1.0, x)))
+    return np.minimum(0.0, np.log10(m) + logsf / np.log(10))
 
 
 def search_one(t, y, dy, band, ps: PeriodSearch, backend: str | None = None) -> dict[str, np.ndarray]:
@@ -500,8 +508,8 @@ def cached_periods(cache_dir, t, y, dy, band, start, counts, ps: PeriodSearch,
 
     backend = ps.resolved_backend()
     # version 2: chunked NUFFT screening, re-ranking from phasor recurrences (powers differ from version 1
-    # by ~1e-9, so its entries are not reused)
-    settings = {**asdict(ps), "backend": backend, "version": 2}
+    # by ~1e-9, so its entries are not reused); version 3: finite log_fap where the tail underflowed (-inf)
+    settings = {**asdict(ps), "backend": backend, "version": 3}
     for key in ("threads", "workers"):  # the result does not depend on them
         settings.pop(key)
     key = input_checksum(t, y, dy, band, start, counts, settings=settings)[:24]
