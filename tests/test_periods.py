@@ -210,7 +210,7 @@ def test_workers_give_the_numbers_of_one_process(tmp_path):
     assert one["period"][:, 0] == pytest.approx(periods, rel=1e-2)
     # the cache entry does not depend on the number of processes; entries of version 1 are not trusted
     hit = cached_periods(tmp_path, t, y, dy, band, start, counts, PeriodSearch(min_period=0.2, workers=2))[1]
-    assert hit["cache"] == "hit" and hit["key"] == info["key"] and info["settings"]["version"] == 2
+    assert hit["cache"] == "hit" and hit["key"] == info["key"] and info["settings"]["version"] == 3
     with pytest.raises(ConfigError, match="workers must be >= 1"):
         PeriodSearch.from_config({"workers": 0})
     with pytest.raises(ConfigError, match="unknown dataset.period_search key.*worker"):
