@@ -63,6 +63,23 @@ def test_one_line_per_epoch_when_not_a_terminal(tmp_path, monkeypatch, caplog):
     assert isinstance(progress_bar("lines"), EpochLines)
 
 
+def test_long_epochs_get_progress_lines(tmp_path, caplog):
+    """With ``every_s=0`` every batch logs where the stage is (batch i/n, elapsed, time left); with the
+    default 60 s a quick fit logs none."""
+    from astrolab.training.console import EpochLines
+
+    with caplog.at_level(logging.INFO, logger="astrolab.training.console"):
+        _tiny_fit(tmp_path, [EpochLines(every_s=0)], max_epochs=2)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("train epoch")]
+    assert [ln.split(":")[0] for ln in lines] == ["train epoch 1/2"] * 2 + ["train epoch 2/2"] * 2
+    assert "batch 1/2 (50%)" in lines[0] and "min left" in lines[0] and "batch 2/2 (100%)" in lines[1]
+    assert any(r.getMessage().startswith("validation: batch 2/2") for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="astrolab.training.console"):
+        _tiny_fit(tmp_path, [EpochLines()], max_epochs=2)
+    assert not [r for r in caplog.records if "min left" in r.getMessage()]
+
+
 def test_rich_bar_counts_epochs_from_one():
     from astrolab.training.console import EpochRichProgressBar
 
