@@ -288,3 +288,76 @@ def test_the_padding_tile_scores_nothing_and_its_step_is_a_zero_loss_for_every_p
     model._trainer = None  # (self.log without a trainer only warns)
     real = model._step(tiles[0], "train")  # a real tile is scored
     assert float(real.detach()) > 0 and all(m._update_count == 1 for m in model.train_metrics.values())
+
+
+def test_the_tile_estimate_counts_what_each_trimmed_layer_runs(full_dm):
+    """``tile_activation_bytes`` for a trimming model (GAT) adds, per layer, the input rows and the edges
+    (with GAT's self-loop per input row) that ModernGraphEncoder really passes to that layer's conv on a tile;
+    the whole-tile estimate would count every tile node and edge in every layer (several times more here)."""
+    from astrolab.data.datamodules import GaiaDataModule
+    from astrolab.data.tiles import activation_bytes, tile_activation_bytes
+    from astrolab.models import AstroNodeGNN
+
+    hp = {"num_layers": 3, "conv_type": "gat", "hidden_dim": 16, "heads": 2}
+    hints = AstroNodeGNN.tiling_hints(hp)
+    floats = hints["activation_floats"]
+    assert floats["trims"] and floats["layers"] == 3
+    dm = GaiaDataModule(n_stars=N_STARS, cache_dir=str(full_dm.cache_dir), batching="tiles",
+                        tiles={"nside": _nside_with_tiles(full_dm)}, **hints)
+    dm.setup("fit")
+    model = _model("gat", full_dm.num_features, full_dm.num_classes)
+    seen = []
+    hooks = [conv.register_forward_hook(lambda m, args, out: seen.append((args[0].shape[0], args[1].shape[1])))
+             for conv in model.encoder.convs]
+    rowptr = dm._csr[0]
+    checked = 0
+    for t in range(len(dm.tile_plan)):
+        batch = dm.tile_batch(t)
+        hop = batch["nodes", "hop"].numpy()
+        if hop.max() < 3:
+            continue
+        seen.clear()
+        with torch.no_grad():
+            model(batch)
+        ids = batch["nodes", "index"].numpy()
+        counted = 4 * sum(rows * floats["node"] + (edges + rows) * floats["edge"] for rows, edges in seen)
+        assert tile_activation_bytes(hop, rowptr[ids + 1] - rowptr[ids], floats) == counted
+        whole = activation_bytes(len(ids), int(batch["edges"].batch_size[0]), floats)
+        assert whole > 1.5 * counted  # the outer rings are most of a tile and feed only the first layer
+        checked += 1
+    for h in hooks:
+        h.remove()
+    assert checked >= 3
+
+
+def test_tiles_get_what_the_budget_leaves_above_resident_memory(full_dm, caplog):
+    """The budget is the run's peak: a tile may take 80 % of what it leaves above the memory resident now;
+    a budget below the resident memory says so in one warning naming the key, and tiles get a tenth of it.
+    Every planned tile's estimate stays within the target (or is a single star / a finest pixel)."""
+    import logging
+
+    from astrolab.data.datamodules import GaiaDataModule
+    from astrolab.data.tiles import TILE_SHARE, resident_bytes, tile_activation_bytes
+    from astrolab.models import AstroNodeGNN
+
+    hints = AstroNodeGNN.tiling_hints({"num_layers": 3, "conv_type": "gat", "hidden_dim": 16, "heads": 2})
+    budget_gb = resident_bytes() / 2**30 + 1.0
+    dm = GaiaDataModule(n_stars=N_STARS, cache_dir=str(full_dm.cache_dir), batching="tiles",
+                        memory_budget_gb=budget_gb, **hints)
+    dm.setup("fit")
+    target = dm.describe()["batching"]["tiles"]["tile_target_gib"] * 2**30
+    expected = TILE_SHARE * (budget_gb * 2**30 - resident_bytes())
+    assert target == pytest.approx(expected, abs=64 * 2**20)  # resident memory moved a little since
+    assert 0.6 * 2**30 < target < 0.81 * 2**30
+    rowptr = dm._csr[0]
+    plan = dm.tile_plan
+    for t in range(len(plan)):
+        nodes, hop = plan.tile_nodes(t, return_hops=True)
+        est = tile_activation_bytes(hop, rowptr[nodes + 1] - rowptr[nodes], hints["activation_floats"])
+        assert est <= dm._tile_target or len(plan.core[t]) == 1 or plan.pixels[t, 0] == 12
+    with caplog.at_level(logging.WARNING, logger="astrolab.data.datamodules.node"):
+        small = GaiaDataModule(n_stars=N_STARS, cache_dir=str(full_dm.cache_dir), batching="tiles",
+                               memory_budget_gb=0.1, **hints)
+        small.setup("fit")
+    assert any("dataset.memory_budget_gb" in r.getMessage() for r in caplog.records)
+    assert small._tile_target == pytest.approx(0.1 * 0.1 * 2**30)

@@ -26,13 +26,19 @@ log = logging.getLogger(__name__)
 
 #: bytes of the graph arrays per node (float64 features counted separately) and per edge (int64 pair)
 NODE_BYTES, EDGE_BYTES = 48, 16
-#: default activation floats kept for the backward pass when the model gives no hint
-DEFAULT_FLOATS = {"node": 64 * 3 * 8, "edge": 64 * 3 * 2}
+#: default float32 activations a training pass keeps per node and per edge of one message-passing layer
+#: (``layers`` of them; ``trims``: the model computes a layer's outputs only where a later layer reads them)
+DEFAULT_FLOATS = {"node": 6 * 64, "edge": 2 * 64 + 8 * 4, "layers": 3, "trims": False}
+#: share of (budget - resident memory) a tile's estimated activations may take (the rest: optimizer,
+#: allocator slack, the tile's own index arrays)
+TILE_SHARE = 0.8
+#: default budget: this share of the memory available when the run starts
+DEFAULT_BUDGET_FRACTION = 1 / 6
 
 
-def default_memory_budget_gb(fraction: float = 0.25) -> float:
-    """A quarter of the memory available now (``MemAvailable`` in /proc/meminfo, else free pages from
-    ``os.sysconf``; 4 GiB when neither can be read)."""
+def default_memory_budget_gb(fraction: float = DEFAULT_BUDGET_FRACTION) -> float:
+    """A sixth of the memory available now (``MemAvailable`` in /proc/meminfo, else free pages from
+    ``os.sysconf``; 16 GiB assumed when neither can be read)."""
     avail = None
     try:
         with open("/proc/meminfo") as f:
@@ -50,15 +56,52 @@ def default_memory_budget_gb(fraction: float = 0.25) -> float:
     return round(fraction * avail / 2**30, 2)
 
 
+def resident_bytes() -> int:
+    """This process's resident memory now (``/proc/self/statm``; the peak so far where that is missing)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
 def graph_bytes(n: int, e: int, n_features: int) -> int:
     """Bytes of the prepared graph arrays (float64 raw features, labels, masks, ids; int64 edge pairs)."""
     return int(n * (NODE_BYTES + 8 * n_features) + e * EDGE_BYTES)
 
 
 def activation_bytes(n: int, e: int, floats: dict | None = None) -> int:
-    """Bytes of a forward + backward pass over ``n`` nodes and ``e`` edges (float32 activations)."""
+    """Bytes of a forward + backward pass over ``n`` nodes and ``e`` edges, every layer on every node
+    (float32 activations; each layer also passes a self-loop per node, as GAT and GCN add them)."""
     f = {**DEFAULT_FLOATS, **(floats or {})}
-    return int(4 * (n * f["node"] + e * f["edge"]))
+    return int(4 * int(f["layers"]) * (n * f["node"] + (e + n) * f["edge"]))
+
+
+def tile_activation_bytes(hop: np.ndarray, degree: np.ndarray, floats: dict | None = None) -> int:
+    """Bytes of a forward + backward pass over a tile whose nodes are ``hop`` hops from its core, with
+    ``degree`` edges into each. A model that trims (``floats["trims"]``) runs layer ``i`` of ``L`` on the
+    edges into nodes within ``L - 1 - i`` hops, from inputs within ``L - i`` hops (``ModernGraphEncoder``):
+    the outer rings cost only the first layers. For the default GAT on tiles of a 1M-star graph the measured
+    peak of a training step was 0.63–0.75 of this estimate, and 0.25–0.30 of the whole-tile estimate
+    (:func:`activation_bytes` on every tile node and edge), which cut tiles far smaller than memory allowed
+    (``python benchmarks/tile_estimate.py``)."""
+    f = {**DEFAULT_FLOATS, **(floats or {})}
+    layers = int(f["layers"])
+    if not f["trims"] or layers == 0:
+        return activation_bytes(len(hop), int(np.sum(degree)), f)
+    hop = np.minimum(np.asarray(hop, np.int64), layers)
+    n_within = np.cumsum(np.bincount(hop, minlength=layers + 1))
+    e_within = np.cumsum(np.bincount(hop, weights=np.asarray(degree, np.float64), minlength=layers + 1))
+    total = 0.0
+    for i in range(layers):
+        inner = layers - 1 - i  # this layer: inputs within inner + 1 hops, edges into nodes within inner hops
+        rows = n_within[inner + 1]
+        total += rows * f["node"] + (e_within[inner] + rows) * f["edge"]  # + a self-loop per input row
+    return int(4 * total)
 
 
 def csr(edges: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -136,7 +179,8 @@ class TilePlan:
     """Tiles of a graph: for tile ``t``, ``core[t]`` (sorted global ids of its core nodes) and its HEALPix
     pixel (``pixels[t]``; ``[order, pixel]`` rows when ``nside`` is 0, adaptive); its nodes (core
     and margin) are walked from the graph when the tile is built (:meth:`tile_nodes`), so a plan holds
-    ``N`` ids, not the tiles. ``sizes`` records the tile sizes seen so far (``{tile: (nodes, edges)}``)."""
+    ``N`` ids, not the tiles. ``sizes`` records the tiles built so far (``{tile: (nodes, edges,
+    estimated activation bytes)}``)."""
 
     nside: int
     hops: int
@@ -163,6 +207,8 @@ class TilePlan:
             seen = np.array([len(self.core[t]) for t in self.sizes])
             out.update({"tiles_built": len(self.sizes), "max_tile_nodes": int(nodes.max()),
                         "max_tile_edges": int(max(v[1] for v in self.sizes.values())),
+                        "max_tile_estimate_gib": round(max(v[2] if len(v) > 2 else 0 for v in self.sizes.values())
+                                                       / 2**30, 3),
                         "margin_overhead": round(float(nodes.sum() / max(seen.sum(), 1)), 2)})
         return out
 
@@ -182,14 +228,16 @@ def plan_adaptive(ra_deg: np.ndarray, dec_deg: np.ndarray, rowptr: np.ndarray, c
                   target_bytes: float, floats: dict | None = None, max_order: int = 12) -> TilePlan:
     """Tiles of mixed HEALPix orders (as HATS partitions a catalog): starting from the 12 base pixels, a pixel
     is split into its 4 nested children while its tile (core and margin, walked on the graph) needs more
-    than ``target_bytes`` of activations; sparse regions keep large pixels, dense ones get small ones."""
+    than ``target_bytes`` of activations (:func:`tile_activation_bytes`); sparse regions keep large pixels,
+    dense ones get small ones."""
+    f = {**DEFAULT_FLOATS, **(floats or {})}
     shift = 2 * int(max_order)
     fine = sky_pixels(ra_deg, dec_deg, 2 ** int(max_order))
     order = np.argsort(fine, kind="stable")
     fine_sorted = fine[order]
-    mean_degree = len(col) / max(len(rowptr) - 1, 1)
-    # a walk that reaches more nodes than this (twice what fits at the mean degree) stops: the tile is split
-    max_nodes = int(2 * target_bytes / max(activation_bytes(1, int(np.ceil(mean_degree)), floats), 1)) + 1
+    degree = np.diff(rowptr)
+    # every tile node costs at least one layer's node activations: a walk past this many nodes stops (split)
+    max_nodes = int(target_bytes / (4 * max(f["node"], 1))) + 1
     stack = [(0, p) for p in range(11, -1, -1)]
     core, pixels = [], []
     while stack:
@@ -200,12 +248,12 @@ def plan_adaptive(ra_deg: np.ndarray, dec_deg: np.ndarray, rowptr: np.ndarray, c
         members = np.sort(order[lo:hi])
         split = False
         if o < max_order and hi - lo > 1:
-            if activation_bytes(hi - lo, int(mean_degree * (hi - lo)), floats) > target_bytes:
-                split = True  # the core alone is too big: no need to walk its margin
+            if activation_bytes(hi - lo, int(degree[members].sum()), f) > target_bytes:
+                split = True  # the core alone (every layer on it) is too big: no need to walk its margin
             else:
-                nodes = k_hop_nodes(rowptr, col, members, hops, max_nodes=max_nodes)
-                n_edges = int((rowptr[nodes + 1] - rowptr[nodes]).sum())  # upper bound of the tile's edges
-                split = len(nodes) > max_nodes or activation_bytes(len(nodes), n_edges, floats) > target_bytes
+                nodes, hop = k_hop_nodes(rowptr, col, members, hops, return_hops=True, max_nodes=max_nodes)
+                split = (len(nodes) > max_nodes
+                         or tile_activation_bytes(hop, degree[nodes], f) > target_bytes)
         if split:
             stack.extend((o + 1, 4 * p + j) for j in range(3, -1, -1))
         else:

@@ -47,9 +47,12 @@ class AstroNodeGNN(AstroBaseModel):
         layers, conv = int(get("num_layers", 3) or 0), str(get("conv_type", "gat"))
         hidden, heads = int(get("hidden_dim", 64) or 64), int(get("heads", 4) or 1)
         hops = 0 if conv == "none" else layers + (1 if conv == "gcn" else 0)
-        per_edge = 0 if conv == "none" else layers * (2 * hidden + (4 * heads if conv == "gat" else 0))
-        return {"num_hops": hops, "activation_floats": {"node": layers * hidden * 10 + 2 * hidden,
-                                                         "edge": per_edge}}
+        # per layer, fitted for the default GAT (python benchmarks/tile_estimate.py --fit): ~1.3 kB per node and
+        # ~610 B per edge (gathered messages [E, hidden] and attention [E, heads] kept for the backward pass)
+        per_edge = 0 if conv == "none" else 2 * hidden + (8 * heads if conv == "gat" else 0)
+        trims = conv in ("gat", "sage", "gin") and str(get("norm", "layer")) != "batch"
+        return {"num_hops": hops, "activation_floats": {"node": 6 * hidden, "edge": per_edge, "layers": layers,
+                                                         "trims": trims}}
 
     def configure_models(self) -> None:
         hp = self.hparams

@@ -154,10 +154,11 @@ class NodeGraphDataModule(AstroDataModule):
         batching: ``full`` (the whole graph every step), ``tiles`` (HEALPix sky tiles with a k-hop margin,
             :mod:`astrolab.data.tiles`) or ``auto`` (full when the graph and a full-batch pass fit
             ``memory_budget_gb``, tiles above it).
-        memory_budget_gb: memory the data and the training pass may use (``None``: a quarter of the memory
-            available at start). Above half of it the graph arrays stay memory-mapped in the cache folder.
+        memory_budget_gb: the peak resident memory the run aims at (``None``: a sixth of the memory available
+            at start). Above half of it the graph arrays stay memory-mapped in the cache folder.
         tiles: ``{"nside": "auto" | int}`` (auto: HEALPix pixels of mixed orders, a pixel split into its four
-            children while its tile needs more than half the budget; an int: one order everywhere).
+            children while its tile needs more than 80 % of what the budget leaves above the memory resident
+            when the tiles are planned; an int: one order everywhere).
         num_hops / activation_floats: set by the run from the model (hops a node's output depends on;
             float32 activations per node and per edge of a training pass); the data module never sees the model.
     """
@@ -444,21 +445,34 @@ class NodeGraphDataModule(AstroDataModule):
             return None
 
     def budget_bytes(self) -> float:
-        from astrolab.data.tiles import default_memory_budget_gb
+        """``dataset.memory_budget_gb`` (default: a sixth of the memory available when first asked), in
+        bytes: the peak resident memory the run aims at. Read once, so every decision uses the same figure."""
+        from astrolab.data.tiles import default_memory_budget_gb, resident_bytes
 
-        gb = self.memory_budget_gb if self.memory_budget_gb is not None else default_memory_budget_gb()
-        return gb * 2**30
+        if getattr(self, "_budget", None) is None:
+            gb = self.memory_budget_gb if self.memory_budget_gb is not None else default_memory_budget_gb()
+            self._budget = gb * 2**30
+            self._resident_at_start = resident_bytes()
+        return self._budget
+
+    def _budget_source(self) -> str:
+        from astrolab.data.tiles import DEFAULT_BUDGET_FRACTION
+
+        return ("dataset.memory_budget_gb" if self.memory_budget_gb is not None
+                else f"default: 1/{round(1 / DEFAULT_BUDGET_FRACTION)} of available memory")
 
     def _choose_batching(self, n: int, e: int, f: int) -> tuple[str, bool, str]:
-        """``(mode, out_of_core, why)`` for a graph of ``n`` nodes, ``e`` edges and ``f`` features."""
+        """``(mode, out_of_core, why)`` for a graph of ``n`` nodes, ``e`` edges and ``f`` features: full-batch
+        when what the process held at start + the graph arrays + a full-batch pass fit the budget."""
         from astrolab.data.tiles import activation_bytes, graph_bytes
 
         budget = self.budget_bytes()
+        base = self._resident_at_start
         data = graph_bytes(n, e, f)
-        need = data + activation_bytes(n, e, self.activation_floats)
-        src = "dataset.memory_budget_gb" if self.memory_budget_gb is not None else "default: 1/4 of available memory"
-        fits = (f"graph {data / 2**30:.2f} GiB + full-batch activations {(need - data) / 2**30:.2f} GiB "
-                f"{'<=' if need <= budget else '>'} budget {budget / 2**30:.2f} GiB ({src})")
+        need = base + data + activation_bytes(n, e, self.activation_floats)
+        fits = (f"resident {base / 2**30:.2f} GiB + graph {data / 2**30:.2f} GiB + full-batch activations "
+                f"{(need - data - base) / 2**30:.2f} GiB {'<=' if need <= budget else '>'} budget "
+                f"{budget / 2**30:.2f} GiB ({self._budget_source()})")
         if self.batching == "full" or (self.batching == "auto" and need <= budget):
             return "full", False, fits if self.batching == "auto" else "dataset.batching=full"
         out_of_core = data > budget / 2
@@ -466,6 +480,21 @@ class NodeGraphDataModule(AstroDataModule):
         if out_of_core:
             why += f"; graph arrays {data / 2**30:.2f} GiB > half the budget"
         return "tiles", out_of_core, why
+
+    def tile_target_bytes(self) -> float:
+        """Activations one tile may need: a share of what the budget leaves above the memory resident now
+        (libraries, the graph arrays), at least a tenth of the budget (with a warning when that is all)."""
+        from astrolab.data.tiles import TILE_SHARE, resident_bytes
+
+        budget, resident = self.budget_bytes(), resident_bytes()
+        target = TILE_SHARE * (budget - resident)
+        if target < 0.1 * budget:
+            log.warning("dataset.memory_budget_gb: %.2f GiB is resident already, close to the budget of %.2f GiB; "
+                        "tiles get a tenth of the budget and the run will exceed it (raise "
+                        "dataset.memory_budget_gb)", resident / 2**30, budget / 2**30)
+            target = 0.1 * budget
+        self._tile_target = target
+        return target
 
     def _plan_tiles(self, td: TensorDict) -> None:
         from astrolab.data.tiles import csr, plan_adaptive, plan_tiles
@@ -483,8 +512,8 @@ class NodeGraphDataModule(AstroDataModule):
         sky = nodes["sky"].numpy()
         ra, dec = np.asarray(sky[:, 0]), np.asarray(sky[:, 1])
         nside = self.tiles_cfg["nside"]
-        if nside in (None, "auto"):  # pixels of mixed orders, each tile within half the budget
-            plan = plan_adaptive(ra, dec, rowptr, col, self.num_hops, self.budget_bytes() / 2,
+        if nside in (None, "auto"):  # pixels of mixed orders, each tile within what the budget leaves
+            plan = plan_adaptive(ra, dec, rowptr, col, self.num_hops, self.tile_target_bytes(),
                                  self.activation_floats)
         else:
             plan = plan_tiles(ra, dec, rowptr, col, self.num_hops, int(nside))
@@ -495,7 +524,7 @@ class NodeGraphDataModule(AstroDataModule):
     def tile_batch(self, t: int, predict_split: str = "test") -> TensorDict:
         """Tile ``t`` as a batch (layout of the whole-graph batch; split masks and ``predict_mask`` hold
         the tile's core nodes only, ``index`` is the node's global index)."""
-        from astrolab.data.tiles import induced_edges
+        from astrolab.data.tiles import induced_edges, tile_activation_bytes
 
         plan = self.tile_plan
         sorted_ids, hop = plan.tile_nodes(t, return_hops=True)
@@ -516,7 +545,9 @@ class NodeGraphDataModule(AstroDataModule):
         local = np.empty(len(ids), np.int64)
         local[order] = np.arange(len(ids))  # position in the sorted ids -> position in the tile
         edges = local[induced_edges(*self._csr, sorted_ids)]
-        plan.sizes[t] = (len(ids), len(edges))
+        rowptr = self._csr[0]
+        plan.sizes[t] = (len(ids), len(edges), tile_activation_bytes(hop, rowptr[ids + 1] - rowptr[ids],
+                                                                     self.activation_floats))
         return TensorDict({"nodes": TensorDict(out, batch_size=[len(ids)]),
                            "edges": TensorDict({"index": torch.from_numpy(edges)}, batch_size=[len(edges)])},
                           batch_size=[])
@@ -552,7 +583,8 @@ class NodeGraphDataModule(AstroDataModule):
                 "n_ignore_band": self.meta["info"].get("n_ignore_band"),
                 "split_column": self.split_cfg.get("column"),
                 "batching": None if not hasattr(self, "batching_info") else {
-                    **self.batching_info, **({"tiles": {**self.tile_plan.summary(), "plan_seconds": self._plan_seconds}}
+                    **self.batching_info, **({"tiles": {**self.tile_plan.summary(), "plan_seconds": self._plan_seconds,
+                                   "tile_target_gib": round(getattr(self, "_tile_target", 0) / 2**30, 3)}}
                                              if self.tile_plan is not None else {})},
                 "split_sizes": {s: int(self.graph["nodes", f"{s}_mask"].sum()) for s in ("train", "val", "test")}}
 
