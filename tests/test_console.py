@@ -7,6 +7,8 @@ import csv
 import io
 import logging
 
+import pytest
+
 import lightning  # noqa: F401  (imported once at collection, not inside the first test's time)
 
 
@@ -148,3 +150,13 @@ def test_hparams_have_the_real_class_count():
 
     model = AstroNodeGNN(task=node_classification(num_classes=7), num_features=5, hidden_dim=8, num_layers=1)
     assert model.hparams["num_classes"] == 7
+
+
+@pytest.mark.parametrize("value, says", [("abc", "a number of seconds"), (-5, ">= 0 seconds")])
+def test_a_bad_progress_interval_names_its_key(value, says):
+    from astrolab.errors import ConfigError
+    from astrolab.training.console import progress_bar
+
+    with pytest.raises(ConfigError, match=f"callbacks.progress_bar.every_s must be {says}") as err:
+        progress_bar("lines", every_s=value)
+    assert "callbacks.progress_bar.every_s=60" in str(err.value)

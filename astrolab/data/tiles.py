@@ -207,7 +207,7 @@ class TilePlan:
             seen = np.array([len(self.core[t]) for t in self.sizes])
             out.update({"tiles_built": len(self.sizes), "max_tile_nodes": int(nodes.max()),
                         "max_tile_edges": int(max(v[1] for v in self.sizes.values())),
-                        "max_tile_estimate_gib": round(max(v[2] if len(v) > 2 else 0 for v in self.sizes.values())
+                        "max_tile_estimate_gib": round(max(v[2] for v in self.sizes.values())
                                                        / 2**30, 3),
                         "margin_overhead": round(float(nodes.sum() / max(seen.sum(), 1)), 2)})
         return out

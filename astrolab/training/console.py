@@ -34,10 +34,18 @@ RAW_METRICS = "metrics_raw.csv"
 def progress_bar(style: str = "auto", every_n_epochs: int = 1, every_s: float = 60.0) -> ProgressBar:
     """The run's progress display: ``auto`` (rich bar when stdout is a terminal, else one line per epoch,
     and a progress line every ``every_s`` seconds within a long epoch), ``rich`` or ``lines``."""
-    if style not in ("auto", "rich", "lines"):
-        from astrolab.errors import ConfigError
+    from astrolab.errors import ConfigError
 
+    if style not in ("auto", "rich", "lines"):
         raise ConfigError(f"unknown callbacks.progress_bar.style '{style}'; use auto, rich or lines")
+    try:
+        every_s = float(every_s)
+    except (TypeError, ValueError):
+        raise ConfigError(f"callbacks.progress_bar.every_s must be a number of seconds, got '{every_s}'; "
+                          "e.g. callbacks.progress_bar.every_s=60") from None
+    if not every_s >= 0:
+        raise ConfigError(f"callbacks.progress_bar.every_s must be >= 0 seconds, got {every_s}; "
+                          "e.g. callbacks.progress_bar.every_s=60")
     if style == "rich" or (style == "auto" and _is_terminal()):
         return EpochRichProgressBar()
     return EpochLines(every_n_epochs=every_n_epochs, every_s=every_s)
