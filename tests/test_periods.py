@@ -261,6 +261,34 @@ def test_object_features_shapes_and_values():
     assert col["amplitude_g"][0] > col["amplitude_g"][1]
 
 
+def test_colours_are_the_band_median_difference_and_the_pulsation_amplitude_ratio():
+    """The generated star has g − r = 15.0 − 15.8 = −0.8 and A_g / A_r = 1 / 0.6; a second, achromatic one
+    (the same amplitude in both bands, as an eclipse) has a log ratio near 0."""
+    from astrolab.data.lc_features import object_features
+
+    pulsator = _star(0.61, n=120, seed=3, amp=0.5)
+    rng = np.random.default_rng(4)
+    t2 = np.sort(rng.uniform(0, 1000, 120))
+    b2 = rng.integers(0, 2, 120)
+    y2 = np.where(b2 == 0, 16.0, 15.5) + 0.4 * np.sin(2 * np.pi * t2 / 0.37) + rng.normal(0, 0.05, 120)
+    t, y, band = np.r_[pulsator[0], t2], np.r_[pulsator[1], y2], np.r_[pulsator[3], b2]
+    dy = np.full(len(t), 0.05)
+    obj = np.repeat([0, 1], 120)
+    peaks = cached_periods(None, t, y, dy, band, np.array([0, 120]), np.array([120, 120]),
+                           PeriodSearch(min_period=0.1, n_peaks=1))[0]
+    x, names = object_features(["periods", "colours"], t, y, dy, band, np.ones(len(t), bool), obj, 2,
+                               ["g", "r"], peaks)
+    assert names == ["log_period_1", "ls_power_1", "log_fap_1", "colour_g_r", "log_amp_ratio_g_r"]
+    col = {n: x[:, i] for i, n in enumerate(names)}
+    assert col["colour_g_r"] == pytest.approx([-0.8, 0.5], abs=0.05)
+    assert col["log_amp_ratio_g_r"][0] == pytest.approx(np.log10(1 / 0.6), abs=0.04)
+    assert abs(col["log_amp_ratio_g_r"][1]) < 0.04
+    # one band: no pair, no colour columns
+    _, one = object_features(["colours"], t, y, dy, np.zeros(len(t), int), np.ones(len(t), bool), obj, 2,
+                             ["g"], peaks)
+    assert one == []
+
+
 def test_unknown_feature_is_one_line():
     from astrolab.errors import ConfigError
     from astrolab.data.lc_features import check_names

@@ -387,7 +387,7 @@ class LightCurveDataModule(AstroDataModule):
         period = np.full(n_obj, np.nan)
         power = np.zeros(n_obj)
         peaks = None
-        if self.periodogram or "periods" in self.features:
+        if self.periodogram or self.needs_periods:
             peaks = self._period_peaks(t_rel, ep.mag, ep.mag_err, band, keep_ctx, obj_of, n_obj, meta)
             period, power = peaks["period"][:, 0].copy(), peaks["power"][:, 0].copy()
         fold_period = period if self.periodogram else period_cat
@@ -472,6 +472,12 @@ class LightCurveDataModule(AstroDataModule):
         from astrolab.data.lc_features import object_features
 
         return object_features(self.features, t_rel, mag, err, band, keep_ctx, obj_of, n_obj, bands, peaks)
+
+    @property
+    def needs_periods(self) -> bool:
+        """Whether ``dataset.features`` needs the multi-band period search (the Fourier fits and the
+        amplitude ratios are made at its best period)."""
+        return bool({"periods", "fourier", "colours"} & set(self.features))
 
     @property
     def object_feature_names(self) -> list[str]:
@@ -843,7 +849,7 @@ class LightCurveDataModule(AstroDataModule):
         for c in ("ra", "dec"):
             if np.isfinite(objs[c].numpy()).any():
                 table[c] = objs[c].numpy()
-        if self.periodogram or "periods" in self.features:
+        if self.periodogram or self.needs_periods:
             table["period"] = objs["period"].numpy()  # multi-band Lomb-Scargle best period
         split = np.full(len(table), "", dtype="<U5")
         for s in ("train", "val", "test"):
