@@ -355,3 +355,35 @@ def test_data_module_exposes_object_features_and_folds_at_the_catalogue_period(t
     none.setup()
     assert none.model_inputs() == {} and none.baseline_features("test") is None
     assert none.light_curves(none.td["objects", "id"][:1].tolist())[0]["period_source"] == "periodogram"
+
+
+@pytest.mark.parametrize("bands, order", [
+    (["g", "i", "r", "u", "z"], ["u", "g", "r", "i", "z"]),        # SDSS, as the data module sorts them
+    (["BP", "G", "RP"], ["BP", "G", "RP"]),                       # Gaia epoch photometry: G is not SDSS g
+    (["ZTF_r", "ztfg", "ZTF_i"], ["ztfg", "ZTF_r", "ZTF_i"]),
+    (["V", "B"], ["B", "V"]),
+    (["c", "o"], ["c", "o"]),                                     # ATLAS cyan, orange
+])
+def test_colours_pair_bands_in_wavelength_order(bands, order):
+    from astrolab.data.bands import wavelength_order
+
+    assert [bands[i] for i in wavelength_order(bands)] == order
+    assert wavelength_order(["g", "mystery"]) is None  # an unknown name: no order is trusted
+
+
+def test_sdss_colours_are_u_g_g_r_r_i_i_z():
+    from astrolab.data.lc_features import object_features
+
+    rng = np.random.default_rng(5)
+    n = 250
+    t = np.sort(rng.uniform(0, 1000, n))
+    band = rng.integers(0, 5, n)  # index into the sorted SDSS names g i r u z
+    level = np.array([15.0, 14.6, 14.8, 16.2, 14.5])[band]
+    y = level + 0.3 * np.sin(2 * np.pi * t / 0.55) + rng.normal(0, 0.03, n)
+    dy = np.full(n, 0.03)
+    peaks = cached_periods(None, t, y, dy, band, np.array([0]), np.array([n]), PeriodSearch(min_period=0.1))[0]
+    x, names = object_features(["periods", "colours"], t, y, dy, band, np.ones(n, bool), np.zeros(n, int), 1,
+                               ["g", "i", "r", "u", "z"], peaks)
+    col = dict(zip(names, x[0]))
+    assert [k for k in names if k.startswith("colour_")] == ["colour_u_g", "colour_g_r", "colour_r_i", "colour_i_z"]
+    assert col["colour_u_g"] == pytest.approx(1.2, abs=0.05) and col["colour_i_z"] == pytest.approx(0.1, abs=0.05)

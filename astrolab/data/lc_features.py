@@ -9,7 +9,8 @@ Names:
   amplitude ratio ``R21 = A2/A1`` and phase difference ``phi21 = φ2 − 2φ1`` as (cos, sin) (Simon & Lee 1981;
   the light-curve shape parameters that separate RRab from RRc; a weighted linear least-squares fit, a few
   lines of NumPy: the ``light-curve`` package has no fit at a given period);
-* ``colours`` — per pair of adjacent bands (in ``dataset.bands`` order, e.g. g, r): the colour
+* ``colours`` — per pair of bands adjacent in wavelength (astrolab.data.bands: u g r i z, B V, BP G RP, …;
+  the data's sorted order where a name is not a known band): the colour
   ``colour_g_r`` = g − r of the bands' mean magnitudes (the Fourier fits' constant terms at the best
   period; the medians without one), and the pulsation amplitude ratio ``log_amp_ratio_g_r`` =
   log10(A1_g / A1_r) of the Fourier fits at the best multi-band period (needs ``periods``). Pulsators are
@@ -155,10 +156,18 @@ def object_features(names: list[str], t_rel: np.ndarray, mag: np.ndarray, err: n
             cols += list(lcv.T)
             out_names += [f"{n}_{b}" for n in extractor.names]
     if "colours" in names:
+        from astrolab.data.bands import wavelength_order
+
+        order = wavelength_order(list(bands))
+        if order is None:
+            order = list(range(len(bands)))
+            if len(bands) > 1:
+                log.warning("colours: band names %s are not all known photometric bands; colours pair them in "
+                            "the data's (sorted) order", list(bands))
         with np.errstate(divide="ignore", invalid="ignore"):
-            for j in range(len(bands) - 1):
-                cols += [medians[:, j] - medians[:, j + 1], np.log10(amps[:, j] / amps[:, j + 1])]
-                out_names += [f"colour_{bands[j]}_{bands[j + 1]}", f"log_amp_ratio_{bands[j]}_{bands[j + 1]}"]
+            for a, b in zip(order[:-1], order[1:]):
+                cols += [medians[:, a] - medians[:, b], np.log10(amps[:, a] / amps[:, b])]
+                out_names += [f"colour_{bands[a]}_{bands[b]}", f"log_amp_ratio_{bands[a]}_{bands[b]}"]
     x = np.stack(cols, 1).astype(np.float64) if cols else np.zeros((n_obj, 0))
     x[~np.isfinite(x)] = np.nan
     return x, out_names

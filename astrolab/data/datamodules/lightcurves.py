@@ -271,7 +271,8 @@ class LightCurveDataModule(AstroDataModule):
                 if self.task_kind == "forecasting" else None, "split": self.split_cfg,
                 "task_kind": self.task_kind, "class_names": self.fixed.get("class_names"),
                 "bands": self.fixed.get("bands"), "evaluate_all": self.evaluate_all,
-                "predict_all": self.predict_all, "version": 2}
+                "predict_all": self.predict_all,
+                "version": 3}  # 3: the colours features (band-mean colours in wavelength order)
 
     # -- preparation -------------------------------------------------------------------------------
     def _build(self) -> tuple[TensorDict, dict[str, Any]]:
