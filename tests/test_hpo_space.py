@@ -145,3 +145,26 @@ def test_public_parser_matches_the_sweeper(spec):
 
     ours = create_params_from_overrides([f"model.x={spec}"])
     assert ours == impl.create_params_from_overrides([f"model.x={spec}"])
+
+
+def test_a_task_config_monitor_sets_checkpointing_and_the_study_direction():
+    """time_series_classification follows val/loss (small light-curve validation splits saturate F1):
+    the task instance, and the HPO direction, follow the task config's monitor / mode."""
+    from astrolab.errors import ConfigError
+    from astrolab.tasks import ClassificationTask
+    from astrolab.utils.instantiate import instantiate
+
+    cfg = _compose_train("hpo=temporal_gnn", "dataset=lightcurves", "paths.run_dir=x")
+    assert cfg.task.monitor == "val/loss" and cfg.task.mode is None  # a loss: min
+    assert cfg.hpo.direction == "minimize" and cfg.hydra.sweeper.direction == "minimize"
+    task = instantiate(cfg.task, num_classes=3)
+    assert (task.monitor, task.mode) == ("val/loss", "min")
+    assert (ClassificationTask.monitor, ClassificationTask.mode) == ("val/f1_macro", "max")  # class untouched
+    # another metric must say whether higher is better; the class's own metric keeps its mode
+    with pytest.raises(ConfigError, match="task.mode=min or task.mode=max"):
+        ClassificationTask(num_classes=3, monitor="val/acc")
+    assert ClassificationTask(num_classes=3, monitor="val/acc", mode="max").mode == "max"
+    assert ClassificationTask(num_classes=3, monitor="val/f1_macro").mode == "max"
+    back = _compose_train("hpo=temporal_gnn", "dataset=lightcurves", "paths.run_dir=x",
+                          "task.monitor=val/f1_macro")
+    assert back.hpo.direction == "maximize"

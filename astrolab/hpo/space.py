@@ -139,14 +139,17 @@ def to_overrides(params: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def direction_for(task_target: str) -> str:
-    """``maximize``/``minimize`` from the task's monitor mode (``max``/``min``)."""
+def direction_for(task_target: str, monitor: str | None = None, mode: str | None = None) -> str:
+    """``maximize``/``minimize`` from the task's monitor mode (``max``/``min``): the task config's
+    ``monitor`` / ``mode`` where it sets them (``Task.resolve_monitor``), else the task class's."""
     from hydra.utils import get_class
 
     try:
-        mode = getattr(get_class(str(task_target)), "mode", "min")
+        cls = get_class(str(task_target))
     except Exception as exc:
         raise ConfigError(f"cannot import task '{task_target}' to read its monitor mode: {exc}") from exc
+    resolve = getattr(cls, "resolve_monitor", None)
+    mode = resolve(monitor, mode)[1] if callable(resolve) else getattr(cls, "mode", "min")
     return "maximize" if mode == "max" else "minimize"
 
 

@@ -34,7 +34,8 @@ class Task:
 
     Class attributes:
         kind: ``classification``, ``regression``, ``anomaly`` or ``forecasting``.
-        monitor / mode: the validation metric that checkpointing, early stopping and HPO follow.
+        monitor / mode: the validation metric that checkpointing, early stopping and HPO follow; a task
+            config may set both (``monitor: val/loss`` with ``mode: min``), per instance.
     """
 
     name: str = "task"
@@ -49,8 +50,10 @@ class Task:
 
     def __init__(self, name: str | None = None, level: str | None = None,
                  target_key: Sequence[str] | str | None = None, mask_key: Sequence[str] | str | None = None,
-                 data_target: str | None = None) -> None:
+                 data_target: str | None = None, monitor: str | None = None, mode: str | None = None) -> None:
         self.options: dict[str, Any] = {}
+        if monitor is not None or mode is not None:
+            self.monitor, self.mode = self.resolve_monitor(monitor, mode)  # per instance, like name
         if name is not None:
             self.name = str(name)  # per instance: one class serves several config names
         if level is not None:
@@ -60,6 +63,28 @@ class Task:
         self.mask_key: tuple[str, ...] | None = None
         if target_key is not None:
             self.bind_keys(target_key, mask_key)
+
+    @classmethod
+    def resolve_monitor(cls, monitor: str | None, mode: str | None) -> tuple[str, str]:
+        """``(monitor, mode)`` from a task config's ``monitor`` / ``mode``: the class's own pair when both
+        are null; ``mode`` may stay null for the class's own metric and for a loss (``min``), any other
+        metric needs it spelled out (no guessing whether higher is better)."""
+        from astrolab.errors import ConfigError
+
+        if monitor is None:
+            if mode is not None and mode != cls.mode:
+                raise ConfigError(f"task.mode={mode} needs the metric it applies to: task.monitor=val/<metric>")
+            return cls.monitor, cls.mode
+        monitor = str(monitor)
+        if mode is None:
+            if monitor == cls.monitor:
+                return monitor, cls.mode
+            if monitor.rsplit("/", 1)[-1].endswith("loss"):
+                return monitor, "min"
+            raise ConfigError(f"task.monitor={monitor} needs task.mode=min or task.mode=max (is higher better?)")
+        if mode not in ("min", "max"):
+            raise ConfigError(f"task.mode must be min or max, not {mode!r}")
+        return monitor, str(mode)
 
     def bind_keys(self, target_key: Sequence[str] | str, mask_key: Sequence[str] | str | None) -> None:
         """Read the targets at ``target_key`` and the split masks at ``mask_key`` (the data's contract)."""
