@@ -81,7 +81,8 @@ class Task:
                 return monitor, cls.mode
             if monitor.rsplit("/", 1)[-1].endswith("loss"):
                 return monitor, "min"
-            raise ConfigError(f"task.monitor={monitor} needs task.mode=min or task.mode=max: add task.mode=max if higher is better")
+            raise ConfigError(f"task.monitor={monitor} needs task.mode=min or task.mode=max: "
+                              "add task.mode=max if higher is better")
         if mode not in ("min", "max"):
             raise ConfigError(f"task.mode must be min or max, not {mode!r}")
         return monitor, str(mode)
