@@ -204,6 +204,23 @@ def test_cli_time_series_classification(run_cli, tmp_path):
     assert (tmp_path / "light_curves.png").stat().st_size > 5000
 
 
+def test_cli_ensemble_trains_evaluates_and_predicts_as_one_model(run_cli, tmp_path):
+    res = run_cli("train", "model=temporal_gnn", "dataset=lightcurves", *TINY, "model.ensemble=2",
+                  f"hydra.run.dir={tmp_path}")
+    assert res.returncode == 0, res.stderr[-2000:]
+    s = read_summary(tmp_path)
+    ckpt = torch.load(s["best_checkpoint"], map_location="cpu", weights_only=False)
+    assert ckpt["hyper_parameters"]["ensemble"] == 2
+    assert any(k.startswith("members.0.encoder.") for k in ckpt["state_dict"])
+    pred = read_catalog(tmp_path / "predictions_test.csv")
+    probs = np.stack([np.asarray(pred.column(c), float) for c in pred.names if c.startswith("prob_")], 1)
+    assert np.allclose(probs.sum(1), 1.0, atol=1e-4)  # the members' mean probability is still a distribution
+    ev = tmp_path / "eval"
+    res = run_cli("evaluate", f"ckpt_path={s['best_checkpoint']}", f"hydra.run.dir={ev}")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert read_summary(ev)["metrics"]["test/acc"] == pytest.approx(s["metrics"]["test/acc"], abs=1e-6)
+
+
 def test_cli_forecasting_with_knn_graph_and_transformer(run_cli, tmp_path):
     res = run_cli("train", "model=temporal_gnn", "task=forecasting", "model.cell=transformer", "model.graph=knn",
                   "dataset=lightcurves", *TINY, f"hydra.run.dir={tmp_path}")

@@ -269,3 +269,56 @@ def test_ema_averages_the_weights_and_validation_uses_the_average():
     assert off._ema is None
     with pytest.raises(ConfigError, match="model.ema_decay"):
         AstroTemporalGNN(task=TimeSeriesClassification(num_classes=3), num_features=4, hidden_dim=8, ema_decay=1.0)
+
+
+def test_ensemble_members_learn_on_their_own_and_the_output_is_their_mean_probability():
+    from astrolab.errors import ConfigError
+
+    torch.manual_seed(0)
+    task = lambda: TimeSeriesClassification(num_classes=3)  # noqa: E731
+    m = AstroTemporalGNN(task=task(), num_features=4, hidden_dim=8, num_object_features=7, feature_skip=True,
+                         ensemble=3, dropout=0.0)
+    assert len(m.members) == 2
+    # every member has its own initialisation
+    assert not torch.equal(m.head.net[0].weight, m.members[0].head.net[0].weight)
+    batch = _feature_batch(B=6)
+    batch["objects", "y"] = torch.tensor([0, 1, 2, 0, 1, 2])
+    m.eval()
+    members = [p.head(m.with_object_features(m.encode(batch, p), batch, p)) for p in (m, *m.members)]
+    mean_prob = torch.stack([torch.softmax(o, -1) for o in members]).mean(0)
+    out = m(batch)
+    assert torch.allclose(torch.softmax(out, -1), mean_prob, atol=1e-6)
+    assert torch.allclose(m.task.predict(out)["prob"], mean_prob, atol=1e-6)
+    # training: the loss is the mean of the members' own cross-entropies, so no member's gradient depends on
+    # another member's output (a deep ensemble, not one network trained through the average)
+    m.train()
+    out = m(batch)
+    target = batch["objects", "y"]
+    loss = m.step_loss(m.task.select(batch, out, "train")[0], target, batch, "train")
+    ce = torch.stack([torch.nn.functional.cross_entropy(o, target) for o in members]).mean()
+    assert loss.item() == pytest.approx(ce.item(), rel=1e-5)
+    loss.backward()
+    g1 = m.members[0].head.net[0].weight.grad.clone()
+    m.zero_grad()
+    one = m.members[0]
+    (torch.nn.functional.cross_entropy(one.head(m.with_object_features(m.encode(batch, one), batch, one)),
+                                       target) / 3).backward()
+    assert torch.allclose(one.head.net[0].weight.grad, g1, atol=1e-6)
+    # validation scores the ensemble's output itself
+    m.eval()
+    out = m(batch)
+    val = m.step_loss(m.task.select(batch, out, "val")[0], target, batch, "val")
+    assert val.item() == pytest.approx(torch.nn.functional.nll_loss(torch.log(mean_prob), target).item(), rel=1e-4)
+    # a single network keeps the checkpoint keys of earlier runs
+    single = AstroTemporalGNN(task=task(), num_features=4, hidden_dim=8)
+    assert single.members is None and not any(k.startswith("members.") for k in single.state_dict())
+    # pretrained encoder weights go into every member
+    state = {k: torch.full_like(v, 0.5) for k, v in m.encoder.state_dict().items()}
+    m.load_encoder_state(state, freeze=True)
+    for p in (m, *m.members):
+        assert all(torch.equal(v, state[k]) for k, v in p.encoder.state_dict().items())
+        assert not any(q.requires_grad for q in p.encoder.parameters())
+    with pytest.raises(ConfigError, match="model.ensemble"):
+        AstroTemporalGNN(task=task(), num_features=4, hidden_dim=8, ensemble=0)
+    with pytest.raises(ConfigError, match="model.ensemble=2 .*time_series_classification"):
+        AstroTemporalGNN(task=Forecasting(), num_features=4, hidden_dim=8, ensemble=2)

@@ -205,10 +205,7 @@ class AstroBaseModel(StandardModelMixin, HPOModelMixin, AstronomicalModelMixin, 
             # loss that still reaches every parameter, so the ranks' gradient all-reduce matches; nothing
             # is logged or counted (every rank holds at least one real tile, so every rank logs the keys)
             return output.sum() * 0.0
-        if hasattr(self.task, "compute_loss"):
-            loss = self.task.compute_loss(self.criterion, out, target, batch, stage)
-        else:
-            loss = self.criterion(out, self.task.loss_target(target))
+        loss = self.step_loss(out, target, batch, stage)
         n = self._batch_size(target)
         # under DDP the epoch loss is the weighted mean over every rank's nodes, so all ranks agree on it
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=n,
@@ -218,6 +215,12 @@ class AstroBaseModel(StandardModelMixin, HPOModelMixin, AstronomicalModelMixin, 
             metrics.update(self.task.metric_output(out.detach()), target)
             self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=n, prog_bar=stage == "val")
         return loss
+
+    def step_loss(self, output: Tensor, target: Tensor, batch, stage: str) -> Tensor:
+        """The loss of a step's selected outputs (the task's ``compute_loss`` where it has one)."""
+        if hasattr(self.task, "compute_loss"):
+            return self.task.compute_loss(self.criterion, output, target, batch, stage)
+        return self.criterion(output, self.task.loss_target(target))
 
     def _world_size(self) -> int:
         trainer = getattr(self, "_trainer", None)

@@ -3,6 +3,7 @@ passing over a kNN graph of objects, then a classification head or a forecasting
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -60,6 +61,19 @@ class ObjectFeatureBranch(nn.Module):
         return self.net(features)
 
 
+class EnsembleMember(nn.Module):
+    """One more member of a ``model.ensemble``: its own encoder, graph part, feature branch and head
+    (member 0 is the model's own ``encoder`` / ``graph_encoder`` / ``feature_branch`` / ``head``)."""
+
+    def __init__(self, encoder: nn.Module, graph_encoder: nn.Module | None, feature_branch: nn.Module | None,
+                 head: nn.Module) -> None:
+        super().__init__()
+        self.encoder, self.graph_encoder, self.feature_branch, self.head = encoder, graph_encoder, feature_branch, head
+
+    def reset_parameters(self) -> None:
+        reset_all(self)
+
+
 class AstroTemporalGNN(AstroBaseModel):
     """Light-curve encoder (+ optional object graph) + head.
 
@@ -88,6 +102,11 @@ class AstroTemporalGNN(AstroBaseModel):
             feature baseline sees; the head's input grows by ``num_object_features``.
         sequence_dropout: while training, the probability that an object's sequence embedding is zeroed
             (modality dropout: the head must also classify from the features alone, and cannot ignore them).
+        ensemble: members of a deep ensemble trained side by side in the run (1: a single network). Each
+            member has its own initialisation, dropout masks and loss (training minimises the mean of the
+            members' cross-entropies: they learn independently); the model's output is the log of the members'
+            mean class probabilities, so validation, early stopping, ``best.ckpt``, calibration and
+            ``astrolab predict`` all see the ensemble. Classification only; costs ``ensemble``× the time.
         ema_decay: keep an exponential moving average of the weights (decay per optimizer step, e.g.
             0.99; 0: off); validation — hence early stopping and ``best.ckpt``, which holds the averaged
             weights — uses the average. ``ckpt_path=last`` restarts the average from the saved weights.
@@ -105,8 +124,8 @@ class AstroTemporalGNN(AstroBaseModel):
                  graph_layers: int = 1, num_bands: int = 16, num_object_features: int = 0,
                  object_features: bool = True, feature_layers: int = 2, feature_dim: int | None = None,
                  feature_skip: bool = False,
-                 sequence_dropout: float = 0.0, ema_decay: float = 0.0, pretrained: str | None = None,
-                 freeze_encoder: bool = False, **kwargs: Any) -> None:
+                 sequence_dropout: float = 0.0, ema_decay: float = 0.0, ensemble: int = 1,
+                 pretrained: str | None = None, freeze_encoder: bool = False, **kwargs: Any) -> None:
         if graph not in ("none", "knn"):
             raise ConfigError(f"unknown model.graph '{graph}'; use none or knn")
         if not 0.0 <= float(sequence_dropout) < 1.0:
@@ -115,6 +134,8 @@ class AstroTemporalGNN(AstroBaseModel):
             raise ConfigError(f"model.feature_layers must be at least 1, not {feature_layers}")
         if not 0.0 <= float(ema_decay) < 1.0:
             raise ConfigError(f"model.ema_decay must be in [0, 1) (0: off), not {ema_decay}")
+        if int(ensemble) < 1:
+            raise ConfigError(f"model.ensemble must be at least 1 (1: a single network), not {ensemble}")
         super().__init__(task=task, num_features=num_features, num_classes=num_classes, cell=cell,
                          hidden_dim=hidden_dim, num_layers=num_layers, heads=heads, dropout=dropout,
                          bidirectional=bidirectional, graph=graph, conv_type=conv_type,
@@ -124,16 +145,13 @@ class AstroTemporalGNN(AstroBaseModel):
                          feature_dim=None if feature_dim in (None, "null", "None") else int(feature_dim),
                          feature_skip=bool(feature_skip),
                          sequence_dropout=float(sequence_dropout), ema_decay=float(ema_decay),
-                         pretrained=pretrained,
+                         ensemble=int(ensemble), pretrained=pretrained,
                          freeze_encoder=freeze_encoder, **kwargs)
 
     def configure_models(self) -> None:
         hp = self.hparams
-        self.encoder = AdvancedTemporalEncoder(self.num_features, hp.hidden_dim, hp.cell, hp.num_layers, hp.heads,
-                                               hp.dropout, hp.num_bands, hp.bidirectional)
-        self.graph_encoder = (ModernGraphEncoder(hp.hidden_dim, hp.hidden_dim, hp.graph_layers, hp.conv_type,
-                                                 hp.heads, hp.dropout, "layer", True)
-                              if hp.graph == "knn" else None)
+        self.encoder = self._build_encoder()
+        self.graph_encoder = self._build_graph_encoder()
         self.configure_feature_branch()
         width = hp.hidden_dim
         if self.feature_branch is not None:
@@ -144,21 +162,46 @@ class AstroTemporalGNN(AstroBaseModel):
             self._configure_reconstruction()
         else:
             self.head = create_output_head(self.task, width, dropout=hp.dropout)
+        k = int(hp.get("ensemble", 1) or 1)
+        if k > 1 and self.task.kind != "classification":
+            raise ConfigError(f"model.ensemble={k} averages class probabilities: it is for "
+                              f"time_series_classification; use model.ensemble=1 with task {self.task.name}")
+        # members 1..k-1 (member 0 is this model's own parts; a single network keeps its checkpoint keys)
+        self.members = (nn.ModuleList(
+            EnsembleMember(self._build_encoder(), self._build_graph_encoder(), self._build_feature_branch(),
+                           create_output_head(self.task, width, dropout=hp.dropout)) for _ in range(k - 1))
+            if k > 1 else None)
+        self._member_outputs: Tensor | None = None
+
+    def _build_encoder(self) -> nn.Module:
+        hp = self.hparams
+        return AdvancedTemporalEncoder(self.num_features, hp.hidden_dim, hp.cell, hp.num_layers, hp.heads,
+                                       hp.dropout, hp.num_bands, hp.bidirectional)
+
+    def _build_graph_encoder(self) -> nn.Module | None:
+        hp = self.hparams
+        return (ModernGraphEncoder(hp.hidden_dim, hp.hidden_dim, hp.graph_layers, hp.conv_type, hp.heads,
+                                   hp.dropout, "layer", True) if hp.graph == "knn" else None)
 
     def configure_feature_branch(self) -> None:
         hp = self.hparams
-        n = int(hp.get("num_object_features") or 0)
-        layers = int(hp.get("feature_layers", 2))
         self.feature_dim = int(hp.get("feature_dim") or hp.hidden_dim)
-        self.feature_branch = (ObjectFeatureBranch(n, self.feature_dim, hp.dropout, layers)
-                               if n > 0 and hp.get("object_features", True) else None)
+        self.feature_branch = self._build_feature_branch()
         self.feature_skip = bool(hp.get("feature_skip", False)) and self.feature_branch is not None
 
-    def with_object_features(self, z: Tensor, batch) -> Tensor:
+    def _build_feature_branch(self) -> nn.Module | None:
+        hp = self.hparams
+        n = int(hp.get("num_object_features") or 0)
+        return (ObjectFeatureBranch(n, int(hp.get("feature_dim") or hp.hidden_dim), hp.dropout,
+                                    int(hp.get("feature_layers", 2)))
+                if n > 0 and hp.get("object_features", True) else None)
+
+    def with_object_features(self, z: Tensor, batch, member: nn.Module | None = None) -> Tensor:
         """``[z, branch(features)]`` when the feature branch is on (the batch must then carry them), with
         ``feature_skip`` ``[z, branch(features), features]``; ``sequence_dropout`` zeroes ``z`` of random
-        objects while training."""
-        if self.feature_branch is None:
+        objects while training. ``member``: whose feature branch (default: this model's own)."""
+        branch = (member or self).feature_branch
+        if branch is None:
             return z
         if ("objects", "features") not in batch.keys(include_nested=True):
             raise ConfigError("this model was built with a per-object feature branch but the batch has no "
@@ -168,17 +211,19 @@ class AstroTemporalGNN(AstroBaseModel):
         if self.training and p > 0:
             keep = torch.rand(z.shape[0], 1, device=z.device) >= p
             z = z * keep.to(z.dtype)
-        parts = [z, self.feature_branch(f)] + ([f] if self.feature_skip else [])
+        parts = [z, branch(f)] + ([f] if self.feature_skip else [])
         return torch.cat(parts, -1)
 
-    def encode(self, batch) -> Tensor:
+    def encode(self, batch, member: nn.Module | None = None) -> Tensor:
+        """The object embeddings ``[N, hidden_dim]`` (``member``: whose encoder; default this model's)."""
+        m = member or self
         seq = batch["sequence"]
-        z = self.encoder(seq["x"], seq["time"], seq["band"], seq["mask"])
-        if self.graph_encoder is not None:
+        z = m.encoder(seq["x"], seq["time"], seq["band"], seq["mask"])
+        if m.graph_encoder is not None:
             if "edges" not in batch.keys():
                 raise ConfigError("model.graph=knn needs a kNN graph of objects from the data module; set "
                                   "dataset.graph.type=knn (dataset=lightcurves does it from model.graph)")
-            z = self.graph_encoder(z, batch["edges", "index"].t())
+            z = m.graph_encoder(z, batch["edges", "index"].t())
         return z
 
     def _batch_size(self, target: Tensor) -> int:
@@ -187,11 +232,27 @@ class AstroTemporalGNN(AstroBaseModel):
     def forward(self, batch) -> Tensor:
         if self.task.kind == "reconstruction":
             return self._reconstruct(batch)
-        z = self.with_object_features(self.encode(batch), batch)
         if self.task.name == "forecasting":
+            z = self.with_object_features(self.encode(batch), batch)
             q = batch["queries"]
             return self.head(z, q["x"], q["time"], q["band"])
-        return self.head(z)
+        if self.members is None:
+            return self.head(self.with_object_features(self.encode(batch), batch))
+        outs = torch.stack([m.head(self.with_object_features(self.encode(batch, m), batch, m))
+                            for m in (self, *self.members)])
+        self._member_outputs = outs if self.training else None
+        # log of the members' mean class probabilities: softmax of it is the ensemble's probability
+        return torch.logsumexp(torch.log_softmax(outs, -1), 0) - math.log(outs.shape[0])
+
+    def step_loss(self, output: Tensor, target: Tensor, batch, stage: str) -> Tensor:
+        """With ``ensemble`` > 1, a training step's loss is the mean of the members' own losses (each member
+        learns on its own, as in a deep ensemble); validation and test score the ensemble's output."""
+        outs, self._member_outputs = self._member_outputs, None
+        if outs is None or stage != "train":
+            return super().step_loss(output, target, batch, stage)
+        member_loss = super().step_loss
+        return torch.stack([member_loss(self.task.select(batch, o, stage)[0], target, batch, stage)
+                            for o in outs]).mean()
 
     # -- weight averaging (model.ema_decay) ------------------------------------------------------------
     _ema: dict[str, Tensor] | None = None
@@ -276,7 +337,8 @@ class AstroTemporalGNN(AstroBaseModel):
     def load_encoder_state(self, state: dict[str, Tensor], freeze: bool = False) -> None:
         """Load pretrained encoder weights (strict: every key and shape must match); ``freeze`` turns their
         gradients off (the optimizer only gets trainable parameters)."""
-        self.encoder.load_state_dict(state, strict=True)
-        if freeze:
-            for p in self.encoder.parameters():
-                p.requires_grad_(False)
+        for m in (self, *(self.members or ())):  # every ensemble member starts from the pretrained encoder
+            m.encoder.load_state_dict(state, strict=True)
+            if freeze:
+                for p in m.encoder.parameters():
+                    p.requires_grad_(False)
