@@ -241,7 +241,7 @@ def test_model_config_defaults_for_light_curves():
 
     with initialize_config_dir(config_dir=str(conf_dir())):
         cfg = compose("train", overrides=["model=temporal_gnn", "dataset=lightcurves", "paths.run_dir=/tmp/x"])
-    assert cfg.model.num_threads == 1 and cfg.model.feature_skip is True
+    assert cfg.model.num_threads == 1 and cfg.model.feature_skip is True and cfg.model.ensemble is None
     assert cfg.dataset.feature_scaling == "robust"
 
 
@@ -322,3 +322,11 @@ def test_ensemble_members_learn_on_their_own_and_the_output_is_their_mean_probab
         AstroTemporalGNN(task=task(), num_features=4, hidden_dim=8, ensemble=0)
     with pytest.raises(ConfigError, match="model.ensemble=2 .*time_series_classification"):
         AstroTemporalGNN(task=Forecasting(), num_features=4, hidden_dim=8, ensemble=2)
+
+
+def test_ensemble_null_is_five_members_for_classification_and_one_network_otherwise():
+    auto = AstroTemporalGNN(task=TimeSeriesClassification(num_classes=3), num_features=4, hidden_dim=8,
+                            ensemble=None)
+    assert len(auto.members) == AstroTemporalGNN.default_ensemble - 1 == 4
+    assert auto.hparams.ensemble == 5  # the checkpoint records the number, so it rebuilds the same model
+    assert AstroTemporalGNN(task=Forecasting(), num_features=4, hidden_dim=8, ensemble=None).members is None
