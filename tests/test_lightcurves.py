@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from astropy.table import Table
 
 from astrolab.data.datamodules.lightcurves import LightCurveDataModule
 from astrolab.data.io import read_catalog
@@ -197,11 +198,38 @@ def test_cli_time_series_classification(run_cli, tmp_path):
     assert s["data"]["classes"] == sorted(CLASSES)
     pred = read_catalog(tmp_path / "predictions_test.csv")
     assert pred.data["object_id"].dtype == torch.int64 and len(pred) == s["data"]["split_sizes"]["test"]
+    # the forest's prediction of every test object sits next to the model's, and reproduces its metric
+    table = Table.read(tmp_path / "predictions_test.csv", format="ascii.csv")
+    true, model, forest = (np.asarray(table[c]).astype(str)
+                           for c in ("true", "predicted", "baseline_features_predicted"))
+    assert np.mean(forest == true) == pytest.approx(s["metrics"]["baseline_features/acc"], abs=1e-6)
+    assert ((table["baseline_features_prob"] > 0) & (table["baseline_features_prob"] <= 1)).all()
+    assert s["baseline_features"] == {
+        "disagree": int((model != forest).sum()), "only_model_right": int(((model == true) & (forest != true)).sum()),
+        "only_baseline_right": int(((model != true) & (forest == true)).sum()),
+        "both_wrong": int(((model != true) & (forest != true)).sum())}
     metrics_csv = (tmp_path / "metrics.csv").read_text().splitlines()[0]
     for n in ("val/acc", "val/f1_macro", "val/auroc", "test/acc"):
         assert n in metrics_csv
     # the family picture: test light curves folded on their period, titled true -> predicted
     assert (tmp_path / "light_curves.png").stat().st_size > 5000
+
+
+def test_forest_columns_go_only_into_a_table_with_the_forests_rows():
+    from types import SimpleNamespace
+
+    from astrolab.training.baselines import FeatureBaseline, add_baseline_columns
+
+    task = SimpleNamespace(class_names=["RRab", "RRc"])
+    forest = FeatureBaseline({}, np.array([0, 1, 1]), np.array([0.9, 0.6, 0.7]), np.array([0, 1, 0]))
+    table = Table({"true": ["RRab", "RRc", "RRab"], "predicted": ["RRab", "RRab", "RRab"]})
+    counts = add_baseline_columns(table, forest, task)
+    assert list(table["baseline_features_predicted"]) == ["RRab", "RRc", "RRc"]
+    assert counts == {"disagree": 2, "only_model_right": 1, "only_baseline_right": 1, "both_wrong": 0}
+    # rows in another order than the forest's (true labels differ row by row): nothing is added
+    other = Table({"true": ["RRc", "RRab", "RRab"], "predicted": ["RRab", "RRab", "RRab"]})
+    assert add_baseline_columns(other, forest, task) == {}
+    assert "baseline_features_predicted" not in other.colnames
 
 
 def test_cli_ensemble_trains_evaluates_and_predicts_as_one_model(run_cli, tmp_path):

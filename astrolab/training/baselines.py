@@ -5,12 +5,18 @@ scikit-learn ``RandomForestClassifier`` (the standard feature classifier for var
 et al. 2011, ApJ 733, 10) trained on the training split of the data module's ``baseline_features(split)``
 (data contract; NaN imputed with the training medians), scored on the test split with the task's own metric
 objects. Data without per-object features, or without scikit-learn, skip it with one log line.
+
+The forest's test predictions also go next to the model's in ``predictions_test.csv``
+(``baseline_features_predicted``, ``baseline_features_prob``) and the objects where the two disagree are
+counted in summary.json (``baseline_features`` → ``disagree``, ``only_model_right``, ``only_baseline_right``),
+so a one-object difference in accuracy can be read object by object.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,28 +26,44 @@ log = logging.getLogger(__name__)
 PREFIX = "baseline_features"
 
 
+@dataclass
+class FeatureBaseline:
+    """The forest's test-split result: metrics and, in the order of ``targets("test")``, its class codes and
+    the probability it gives them."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    predicted: np.ndarray | None = None
+    prob: np.ndarray | None = None
+    true: np.ndarray | None = None
+
+
 def feature_baseline_metrics(dm, task, seed: int = 0, n_estimators: int = 300) -> dict[str, float]:
     """``{"baseline_features/acc": …, …}`` or ``{}`` (not classification, no features, no scikit-learn)."""
+    return feature_baseline(dm, task, seed, n_estimators).metrics
+
+
+def feature_baseline(dm, task, seed: int = 0, n_estimators: int = 300) -> FeatureBaseline:
+    """The random forest of :func:`feature_baseline_metrics` with its test predictions (empty when skipped)."""
     if getattr(task, "kind", None) != "classification" or not hasattr(dm, "targets"):
-        return {}
+        return FeatureBaseline()
     get = getattr(dm, "baseline_features", None)
     x_train = get("train") if callable(get) else None
     if x_train is None:
         log.info("baseline_features skipped: this data module exposes no per-object features "
                  "(baseline_features(split))")
-        return {}
+        return FeatureBaseline()
     x_test = get("test")
     y_train = np.asarray(dm.targets("train")).reshape(-1)
     y_test = dm.targets("test")
     ok = y_train >= 0
     if len(y_test) == 0 or ok.sum() < 2 or x_train.shape[1] == 0:
         log.info("baseline_features skipped: empty training or test split, or no features")
-        return {}
+        return FeatureBaseline()
     try:
         from sklearn.ensemble import RandomForestClassifier
     except ImportError:
         log.info("baseline_features skipped: scikit-learn is not installed (pip install scikit-learn)")
-        return {}
+        return FeatureBaseline()
     import torch
 
     t0 = time.perf_counter()
@@ -59,4 +81,35 @@ def feature_baseline_metrics(dm, task, seed: int = 0, n_estimators: int = 300) -
     log.info("feature baseline: random forest (%d trees) on %d features in %.1f s: %s", n_estimators,
              x_train.shape[1], time.perf_counter() - t0,
              ", ".join(f"{k.split('/', 1)[-1]} {v:.3f}" for k, v in metrics.items()))
-    return metrics
+    code = prob.argmax(1)
+    return FeatureBaseline(metrics, code, prob[np.arange(len(code)), code], np.asarray(y_test).reshape(-1))
+
+
+def add_baseline_columns(table, baseline: FeatureBaseline, task) -> dict[str, int]:
+    """Put the forest's test predictions next to the model's (``baseline_features_predicted`` /
+    ``_prob``) and count the objects where they disagree; ``{}`` (table untouched) when there is no
+    forest or the table's rows are not the forest's rows (checked on the true labels, row by row)."""
+    if baseline.predicted is None or table is None or "true" not in table.colnames \
+            or "predicted" not in table.colnames:
+        return {}
+    names = np.asarray(task.class_names)
+    true = np.asarray(table["true"]).astype(str)
+    if len(true) != len(baseline.predicted) or not np.array_equal(true, names[baseline.true]):
+        log.warning("baseline_features: the test predictions table has other rows than the forest's test "
+                    "split (%d vs %d rows); its per-object columns are left out", len(true),
+                    len(baseline.predicted))
+        return {}
+    forest = names[baseline.predicted]
+    table["baseline_features_predicted"] = forest
+    table["baseline_features_prob"] = baseline.prob.astype(np.float32)
+    table["baseline_features_prob"].info.format = ".7g"
+    model = np.asarray(table["predicted"]).astype(str)
+    counts = {"disagree": int((model != forest).sum()),
+              "only_model_right": int(((model == true) & (forest != true)).sum()),
+              "only_baseline_right": int(((model != true) & (forest == true)).sum()),
+              "both_wrong": int(((model != true) & (forest != true)).sum())}
+    log.info("model vs feature baseline on the %d test objects: they disagree on %d; only the model right on "
+             "%d, only the forest on %d, both wrong on %d (predictions_test.csv: baseline_features_predicted)",
+             len(true), counts["disagree"], counts["only_model_right"], counts["only_baseline_right"],
+             counts["both_wrong"])
+    return counts

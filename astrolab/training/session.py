@@ -161,11 +161,17 @@ def baseline_metrics(dm, task) -> dict[str, float]:
             for k, v in task.baseline_metrics(dm.targets("train"), dm.targets("test")).items()}
 
 
-def _feature_baseline(dm, task, cfg: DictConfig) -> dict[str, float]:
+def _feature_baseline(dm, task, cfg: DictConfig):
     """``baseline_features/…``: a random forest on the data's per-object features (astrolab.training.baselines)."""
-    from astrolab.training.baselines import feature_baseline_metrics
+    from astrolab.training.baselines import feature_baseline
 
-    return feature_baseline_metrics(dm, task, seed=int(cfg.get("seed") or 0))
+    return feature_baseline(dm, task, seed=int(cfg.get("seed") or 0))
+
+
+def _baseline_columns(table, forest, task) -> dict[str, int]:
+    from astrolab.training.baselines import add_baseline_columns
+
+    return add_baseline_columns(table, forest, task) if forest is not None else {}
 
 
 def build_run(cfg: DictConfig, task_cls: type, stage: str, fixed_task_kwargs: dict[str, Any] | None = None,
@@ -217,15 +223,18 @@ def _has_index_table(dm) -> bool:
     return bool(getattr(dm, "has_index_table", lambda: False)())
 
 
-def _write_split_predictions(cfg, run_dir: Path, trainer, model, dm, task):
+def _write_split_predictions(cfg, run_dir: Path, trainer, model, dm, task, forest=None):
+    """predictions_test.csv (with the feature baseline's columns when there is one); returns the table and
+    the model-vs-forest counts."""
     from astrolab.data.io import write_table
 
     if not cfg.get("save_predictions", True):
-        return None
+        return None, {}
     table = split_predictions(trainer, model, dm, task, "test")
+    counts = _baseline_columns(table, forest, task)
     if table is not None:
         write_table(table, run_dir / "predictions_test.csv")
-    return table
+    return table, counts
 
 
 # -- resume -------------------------------------------------------------------------------------------
@@ -416,12 +425,13 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
             trainer.strategy.barrier("astrolab-test-done")
         if not trainer.is_global_zero:
             return ({}, model) if return_model else {}
-        metrics.update(_feature_baseline(dm, task, cfg))
+        forest = _feature_baseline(dm, task, cfg)
+        metrics.update(forest.metrics)
         pred_trainer = _rank_zero_trainer(trainer)  # one device: a DDP trainer's predict is collective
         if getattr(task, "calibrate", False):
             metrics.update(temperature_scaling(pred_trainer, model, dm, task,
                                                [best, run_dir / "checkpoints" / "last.ckpt"]))
-        table = _write_split_predictions(cfg, run_dir, pred_trainer, model, dm, task)
+        table, vs_forest = _write_split_predictions(cfg, run_dir, pred_trainer, model, dm, task, forest)
         plots = save_plots(cfg, run_dir, model, task, dm, table, trainer)
         if getattr(task, "calibrate", False) and table is not None:
             metrics.update(_calibration(table, task, run_dir, cfg))
@@ -432,6 +442,7 @@ def train(cfg: DictConfig, return_model: bool = False) -> dict[str, Any]:
             "command": "train",
             "model": choices.get("model"), "dataset": choices.get("dataset"), "task": choices.get("task"),
             "metrics": metrics,
+            **({"baseline_features": vs_forest} if vs_forest else {}),
             "monitor": _monitor_summary(model, ckpt_cb),
             "best_checkpoint": str(Path(best).resolve()) if best else None,
             "last_checkpoint": str(last.resolve()) if last.exists() else None,
@@ -529,11 +540,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                                [_csv_logger(run_dir)], enable_model_summary=False)
         t0 = time.perf_counter()
         metrics = _scalar_metrics(trainer.test(model, datamodule=dm, verbose=False))
+        forest = None
         if not evaluate_all:
             metrics.update(baseline_metrics(dm, task))
-            metrics.update(_feature_baseline(dm, task, train_cfg))
+            forest = _feature_baseline(dm, task, train_cfg)
+            metrics.update(forest.metrics)
         t_test = time.perf_counter() - t0
-        table = _write_split_predictions(cfg, run_dir, trainer, model, dm, task)
+        table, vs_forest = _write_split_predictions(cfg, run_dir, trainer, model, dm, task, forest)
         calibration = {}
         if table is not None and task.kind == "classification":
             calibration = _calibration(table, task, run_dir, cfg)
@@ -547,6 +560,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             "command": "evaluate",
             "model": choices.get("model"), "dataset": choices.get("dataset"), "task": choices.get("task"),
             "metrics": metrics,
+            **({"baseline_features": vs_forest} if vs_forest else {}),
             "checkpoint": str(ckpt_path.resolve()),
             "data": {**dm.describe(), "evaluated": "all labelled rows" if evaluate_all else "test split",
                      **({"training_file": changed} if changed else {})},
