@@ -66,7 +66,8 @@ def main() -> None:
     ap.add_argument("--out", default="outputs/benchmarks/pretraining")
     ap.add_argument("extra", nargs="*", help="more overrides for every run, e.g. model.hidden_dim=64")
     ns = ap.parse_intermixed_args()  # overrides before and after the flags
-    out = Path(ns.out).resolve() / time.strftime("%Y%m%d-%H%M%S")
+    # the process id too: two benchmarks started in the same second get their own folders
+    out = Path(ns.out).resolve() / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     datasets = ["embedded", "rrlyrae"] if ns.data == "both" else [ns.data]
     common = ["model=temporal_gnn", "dataset=lightcurves", "save_plots=false", "trainer.enable_model_summary=false",
               *ns.extra]
