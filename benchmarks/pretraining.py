@@ -14,6 +14,11 @@ difference (fine-tuned − scratch). Data: the embedded sample and/or the shared
 
     python benchmarks/pretraining.py                       # embedded sample, 3 seeds, 10 % of the labels
     python benchmarks/pretraining.py --data rrlyrae --rrlyrae ../shared/data/sdss_s82_rrlyrae_lightcurves
+    python benchmarks/pretraining.py --data rrlyrae --model-seeds 0 1 2 3 4   # 5 initialisations per split
+
+With ``--model-seeds`` every split (and its pretraining run) gets scratch and fine-tune runs with each of
+those model seeds, so a difference between the arms can be told from the spread of the initialisation.
+The forest of each run (``baseline_features/acc``, trained on the same labels) is printed for scale.
 """
 
 from __future__ import annotations
@@ -57,6 +62,9 @@ def main() -> None:
     ap.add_argument("--rrlyrae", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"
                                              / "sdss_s82_rrlyrae_lightcurves"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--model-seeds", type=int, nargs="+", default=None,
+                    help="model seeds of the scratch and fine-tune runs of each split (default: the split's "
+                         "seed); several separate the initialisation's spread from the split's")
     ap.add_argument("--label-fraction", type=float, default=0.1)
     ap.add_argument("--n-objects", type=int, default=1600, help="embedded sample size")
     ap.add_argument("--pretrain-epochs", type=int, default=30)
@@ -78,27 +86,35 @@ def main() -> None:
             d = out / name / f"seed{s}"
             pre = astrolab(["pretrain", *base, f"trainer.max_epochs={ns.pretrain_epochs}",
                             f"task.mask_ratio={ns.mask_ratio}", f"hydra.run.dir={d / 'pretrain'}"])
-            train = [*base, f"dataset.label_fraction={ns.label_fraction}", f"trainer.max_epochs={ns.epochs}",
-                     "save_predictions=false"]
-            scratch = astrolab(["train", *train, f"hydra.run.dir={d / 'scratch'}"])
-            fine = astrolab(["train", *train, f"model.pretrained={pre['encoder_checkpoint']}",
-                             *(["model.freeze_encoder=true"] if ns.freeze else []), f"hydra.run.dir={d / 'finetune'}"])
-            row = {"data": name, "seed": s, "n_train_labels": scratch["data"]["split_sizes"]["train"],
-                   "n_test": scratch["data"]["split_sizes"]["test"], "pretrain_val_mae": pre["metrics"].get("val/mae"),
-                   "seconds": {"pretrain": round(pre["_wall"]), "scratch": round(scratch["_wall"]),
-                               "finetune": round(fine["_wall"])}}
-            for m in METRICS:
-                row[f"scratch/{m}"] = scratch["metrics"][f"test/{m}"]
-                row[f"finetune/{m}"] = fine["metrics"][f"test/{m}"]
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+            for ms in (ns.model_seeds or [s]):
+                train = [*common, *data_args(name, ns), f"seed={ms}", f"dataset.split.seed={s}",
+                         f"dataset.label_fraction={ns.label_fraction}", f"trainer.max_epochs={ns.epochs}",
+                         "save_predictions=false"]
+                dm = d if ns.model_seeds is None else d / f"model{ms}"
+                scratch = astrolab(["train", *train, f"hydra.run.dir={dm / 'scratch'}"])
+                fine = astrolab(["train", *train, f"model.pretrained={pre['encoder_checkpoint']}",
+                                 *(["model.freeze_encoder=true"] if ns.freeze else []),
+                                 f"hydra.run.dir={dm / 'finetune'}"])
+                row = {"data": name, "seed": s, "model_seed": ms,
+                       "n_train_labels": scratch["data"]["split_sizes"]["train"],
+                       "n_test": scratch["data"]["split_sizes"]["test"],
+                       "pretrain_val_mae": pre["metrics"].get("val/mae"),
+                       "seconds": {"pretrain": round(pre["_wall"]), "scratch": round(scratch["_wall"]),
+                                   "finetune": round(fine["_wall"])}}
+                for m in METRICS:
+                    row[f"scratch/{m}"] = scratch["metrics"][f"test/{m}"]
+                    row[f"finetune/{m}"] = fine["metrics"][f"test/{m}"]
+                # the run's random forest on the same labels (the feature baseline), for scale
+                row["forest/acc"] = scratch["metrics"].get("baseline_features/acc")
+                rows.append(row)
+                print(json.dumps(row), flush=True)
     print()
     print(f"label fraction {ns.label_fraction}, pretrain {ns.pretrain_epochs} epochs (mask ratio {ns.mask_ratio}), "
           f"fine-tune/scratch up to {ns.epochs} epochs{', encoder frozen' if ns.freeze else ''}")
-    print(f"{'data':<9} {'seed':>4} {'labels':>6} " + " ".join(f"{a + '/' + m:>22}" for m in METRICS
+    print(f"{'data':<9} {'seed':>4} {'model':>5} {'labels':>6} " + " ".join(f"{a + '/' + m:>22}" for m in METRICS
                                                           for a in ("scratch", "finetune")))
     for r in rows:
-        print(f"{r['data']:<9} {r['seed']:>4} {r['n_train_labels']:>6} "
+        print(f"{r['data']:<9} {r['seed']:>4} {r['model_seed']:>5} {r['n_train_labels']:>6} "
               + " ".join(f"{r[a + '/' + m]:>22.4f}" for m in METRICS for a in ("scratch", "finetune")))
     for name in datasets:
         rs = [r for r in rows if r["data"] == name]
@@ -108,8 +124,11 @@ def main() -> None:
             ft = sum(r[f"finetune/{m}"] for r in rs) / len(rs)
             wins = sum(r[f"finetune/{m}"] > r[f"scratch/{m}"] for r in rs)
             line.append(f"{m}: scratch {sc:.4f} finetune {ft:.4f} diff {ft - sc:+.4f} ratio {ft / max(sc, 1e-9):.3f} "
-                        f"(finetune better in {wins}/{len(rs)} seeds)")
-        print(f"mean over {len(rs)} seeds, {name}: " + "; ".join(line))
+                        f"(finetune better in {wins}/{len(rs)} runs)")
+        forest = [r["forest/acc"] for r in rs if r.get("forest/acc") is not None]
+        if forest:
+            line.append(f"forest acc {sum(forest) / len(forest):.4f}")
+        print(f"mean over {len(rs)} runs, {name}: " + "; ".join(line))
     (out / "results.json").write_text(json.dumps(rows, indent=1))
     print(f"results: {out / 'results.json'}")
 
