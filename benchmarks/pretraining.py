@@ -70,6 +70,10 @@ def main() -> None:
     ap.add_argument("--pretrain-epochs", type=int, default=30)
     ap.add_argument("--epochs", type=int, default=60, help="fine-tune / scratch epochs (early stopping on)")
     ap.add_argument("--mask-ratio", type=float, default=0.5)
+    ap.add_argument("--feature-weight", type=float, default=0.0,
+                    help="pretrain with task.feature_weight=W (a second objective on the per-object features)")
+    ap.add_argument("--feature-objective", choices=("predict", "contrast"), default="predict",
+                    help="task.feature_objective of the pretraining run (with --feature-weight > 0)")
     ap.add_argument("--freeze", action="store_true", help="fine-tune with model.freeze_encoder=true")
     ap.add_argument("--out", default="outputs/benchmarks/pretraining")
     ap.add_argument("extra", nargs="*", help="more overrides for every run, e.g. model.hidden_dim=64")
@@ -85,7 +89,8 @@ def main() -> None:
             base = [*common, *data_args(name, ns), f"seed={s}", f"dataset.split.seed={s}"]
             d = out / name / f"seed{s}"
             pre = astrolab(["pretrain", *base, f"trainer.max_epochs={ns.pretrain_epochs}",
-                            f"task.mask_ratio={ns.mask_ratio}", f"hydra.run.dir={d / 'pretrain'}"])
+                            f"task.mask_ratio={ns.mask_ratio}", f"task.feature_weight={ns.feature_weight}",
+                            f"task.feature_objective={ns.feature_objective}", f"hydra.run.dir={d / 'pretrain'}"])
             for ms in (ns.model_seeds or [s]):
                 train = [*common, *data_args(name, ns), f"seed={ms}", f"dataset.split.seed={s}",
                          f"dataset.label_fraction={ns.label_fraction}", f"trainer.max_epochs={ns.epochs}",
@@ -109,7 +114,8 @@ def main() -> None:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     print()
-    print(f"label fraction {ns.label_fraction}, pretrain {ns.pretrain_epochs} epochs (mask ratio {ns.mask_ratio}), "
+    print(f"label fraction {ns.label_fraction}, pretrain {ns.pretrain_epochs} epochs (mask ratio {ns.mask_ratio}"
+          + (f", task.feature_weight={ns.feature_weight} {ns.feature_objective}" if ns.feature_weight else "") + "), "
           f"fine-tune/scratch up to {ns.epochs} epochs{', encoder frozen' if ns.freeze else ''}")
     print(f"{'data':<9} {'seed':>4} {'model':>5} {'labels':>6} " + " ".join(f"{a + '/' + m:>22}" for m in METRICS
                                                           for a in ("scratch", "finetune")))

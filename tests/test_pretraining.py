@@ -226,3 +226,87 @@ def test_masked_reconstruction_hides_epochs_from_the_encoder():
     # fixed masks outside training
     a = task.mask_batch(batch, "val")["hidden"]
     assert torch.equal(a, task.mask_batch(batch, "val")["hidden"])
+
+
+def test_feature_weight_adds_a_cross_modal_feature_loss(tmp_path):
+    """``task.feature_weight=W``: the pretraining loss is MSE(dmag) + W · MSE(features predicted from the
+    masked curve's encoder vector); the encoder gets the gradient of both; no features → one line."""
+    from astrolab.errors import ConfigError
+    from astrolab.models.temporal_gnn import AstroTemporalGNN
+    from astrolab.tasks import MaskedReconstruction
+
+    dm = _datamodule(tmp_path, task_kind="reconstruction", features=["amplitude", "std", "skew"])
+    batch = next(iter(dm.train_dataloader()))
+    n_feat = dm.model_inputs()["num_object_features"]
+    assert n_feat == batch["objects", "features"].shape[1] > 0
+
+    def model(weight, **kw):
+        task = MaskedReconstruction(feature_weight=weight, **dm.task_kwargs()).use_batch_keys(dm.batch_keys)
+        torch.manual_seed(0)
+        return AstroTemporalGNN(task=task, num_features=dm.num_features, hidden_dim=16, num_layers=1, heads=1,
+                                dropout=0.0, **kw)
+
+    off, on = model(0.0, num_object_features=n_feat), model(2.0, num_object_features=n_feat)
+    assert off.feature_decoder is None and on.feature_decoder is not None
+    on.load_state_dict({**on.state_dict(), **off.state_dict()})  # same encoder and head
+    on.train(), off.train()
+    torch.manual_seed(1)
+    loss_off = off._step(batch, "train")
+    torch.manual_seed(1)  # the same masks
+    out = on(batch)
+    feat = on._feature_loss.detach()
+    assert feat > 0
+    pred, target = on.task.select(batch, out, "train")
+    total = on.step_loss(pred, target, batch, "train")
+    assert torch.allclose(total, loss_off + 2.0 * feat, atol=1e-5)
+    total.backward()
+    assert on.feature_decoder[0].weight.grad.abs().sum() > 0
+    assert on.encoder.input_proj.weight.grad.abs().sum() > 0
+    with pytest.raises(ConfigError, match=r"task\.feature_weight.*dataset\.features"):
+        model(1.0, num_object_features=0)
+    with pytest.raises(ConfigError, match=r"task\.feature_weight=-1"):
+        MaskedReconstruction(feature_weight=-1)
+
+
+def test_contrast_objective_pretrains_and_loads_the_feature_branch(tmp_path, session_dirs):
+    """``task.feature_objective=contrast``: the encoder checkpoint holds the feature branch too (with the
+    feature names); fine-tuning loads it into every member; other per-object features are refused."""
+    import os
+
+    from astrolab.errors import CheckpointError
+    from astrolab.models.temporal_gnn import AstroTemporalGNN
+    from astrolab.tasks import ClassificationTask
+    from astrolab.training.session import read_pretrained, use_pretrained
+
+    feats = "dataset.features=[amplitude,std,skew]"
+    os.environ.update(ASTROLAB_CACHE=str(session_dirs["cache"]), ASTROLAB_OUTPUT=str(session_dirs["outputs"]))
+    rc, err = _astrolab("pretrain", "model=temporal_gnn", "dataset=lightcurves", *TINY, feats,
+                        "task.feature_weight=1", "task.feature_objective=contrast", f"hydra.run.dir={tmp_path / 'pre'}")
+    assert rc == 0, err[-3000:]
+    s = read_summary(tmp_path / "pre")
+    assert np.isfinite(s["metrics"]["val/feature_loss"]) and s["metrics"]["val/feature_loss"] > 0
+    path = tmp_path / "pre" / "checkpoints" / "encoder.ckpt"
+    cfg = OmegaConf.create({"model": {"pretrained": str(path), "freeze_encoder": True}})
+    state = read_pretrained(cfg)
+    branch = {k[len("feature_branch."):]: v for k, v in state["state_dict"].items() if k.startswith("feature_branch.")}
+    assert branch and "input_proj.weight" in state["state_dict"]
+    names = state["astrolab"]["object_feature_names"]
+    assert {n.rsplit("_", 1)[0] for n in names} == {"amplitude", "standard_deviation", "skew"}  # per band
+
+    dm = _datamodule(tmp_path / "dm", features=["amplitude", "std", "skew"])
+    assert dm.object_feature_names == names
+    task = ClassificationTask(name="time_series_classification", level="sequence",
+                              **dm.task_kwargs()).use_batch_keys(dm.batch_keys)
+    model = AstroTemporalGNN(task=task, num_features=dm.num_features, hidden_dim=16, num_layers=1, heads=1,
+                             dropout=0.1, ensemble=2, **dm.model_inputs())
+    use_pretrained(state, cfg, model, dm)
+    for m in (model, *model.members):
+        for k, v in m.feature_branch.state_dict().items():
+            assert torch.equal(v, branch[k]), k
+        assert not any(p.requires_grad for p in m.feature_branch.parameters())  # frozen with the encoder
+    assert all(p.requires_grad for p in model.head.parameters())
+    # other per-object features: one line naming model.pretrained and the fix
+    other = _datamodule(tmp_path / "dm2", features=["amplitude", "std", "kurtosis"])
+    with pytest.raises(CheckpointError, match=r"model\.pretrained=.*feature branch.*dataset\.features"):
+        use_pretrained(state, cfg, AstroTemporalGNN(task=task, num_features=other.num_features, hidden_dim=16,
+                                                    num_layers=1, heads=1, **other.model_inputs()), other)

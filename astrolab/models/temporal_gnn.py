@@ -257,6 +257,14 @@ class AstroTemporalGNN(AstroBaseModel):
     def step_loss(self, output: Tensor, target: Tensor, batch, stage: str) -> Tensor:
         """With ``ensemble`` > 1, a training step's loss is the mean of the members' own losses (each member
         learns on its own, as in a deep ensemble); validation and test score the ensemble's output."""
+        if self.task.kind == "reconstruction":
+            loss = super().step_loss(output, target, batch, stage)
+            extra, self._feature_loss = getattr(self, "_feature_loss", None), None
+            if extra is None:
+                return loss
+            self.log(f"{stage}/feature_loss", extra.detach(), on_step=False, on_epoch=True,
+                     batch_size=self._batch_size(target))
+            return loss + float(self.task.feature_weight) * extra
         outs, self._member_outputs = self._member_outputs, None
         if outs is None or stage != "train":
             return super().step_loss(output, target, batch, stage)
@@ -320,20 +328,63 @@ class AstroTemporalGNN(AstroBaseModel):
                               "(fine-tune with model.graph=knn model.pretrained=<encoder.ckpt>)")
         self.head = ForecastHead(self.hparams.hidden_dim, self.num_features, self.hparams.num_bands,
                                  self.hparams.dropout)
+        self.feature_decoder = None
+        if float(getattr(self.task, "feature_weight", 0.0) or 0.0) > 0:
+            n = int(self.hparams.get("num_object_features") or 0)
+            if n == 0:
+                raise ConfigError("task.feature_weight > 0 uses the per-object features, but this data has "
+                                  "none: set dataset.features (e.g. dataset.features=[periods,fourier]) or "
+                                  "task.feature_weight=0")
+            h = self.hparams.hidden_dim
+            if self.task.feature_objective == "predict":  # encoder vector of the masked curve -> features
+                self.feature_decoder = nn.Sequential(nn.Linear(h, h), nn.GELU(), nn.Linear(h, n))
+            else:  # contrast: projections of the two views into one space (CLIP-style)
+                if self.feature_branch is None:
+                    raise ConfigError("task.feature_objective=contrast pretrains the feature branch: use "
+                                      "model.object_features=true")
+                self.feature_decoder = nn.ModuleDict({"sequence": nn.Linear(h, h),
+                                                      "features": nn.Linear(self.feature_dim, h)})
+        self._feature_loss: Tensor | None = None
 
     def _reconstruct(self, batch) -> Tensor:
         """``[B, L]`` predicted (standardised) magnitude feature at every original epoch (the task scores
         the hidden ones); the encoder sees only the visible epochs."""
         view = self.task.mask_batch(batch, "train" if self.training else "eval")
         z = self.encoder(view["x"], view["time"], view["band"], view["mask"])
+        if self.feature_decoder is not None:  # task.feature_weight: the same vector predicts the features
+            if ("objects", "features") not in batch.keys(include_nested=True):
+                raise ConfigError("task.feature_weight > 0 needs the per-object features in the batch: set "
+                                  "dataset.features or task.feature_weight=0")
+            f = batch["objects", "features"].to(z.dtype)
+            self._feature_loss = (nn.functional.mse_loss(self.feature_decoder(z), f)
+                                  if self.task.feature_objective == "predict" else self._contrast(z, f))
         bi, li = view["hidden"].nonzero(as_tuple=True)  # the head runs on the hidden epochs only
         pred = self.head(z[bi], view["query_x"][bi, li].unsqueeze(1), view["query_time"][bi, li].unsqueeze(1),
                          view["query_band"][bi, li].unsqueeze(1)).reshape(-1)
         return torch.zeros(view["hidden"].shape, dtype=pred.dtype, device=pred.device).index_put((bi, li), pred)
 
+    def _contrast(self, z: Tensor, f: Tensor) -> Tensor:
+        """Symmetric InfoNCE between the masked curves' vectors and the feature branch's vectors: each
+        object's pair is the positive, the batch's other objects the negatives."""
+        a = nn.functional.normalize(self.feature_decoder["sequence"](z), dim=-1)
+        b = nn.functional.normalize(self.feature_decoder["features"](self.feature_branch(f)), dim=-1)
+        logits = a @ b.t() / self.task.temperature
+        target = torch.arange(len(z), device=z.device)
+        return 0.5 * (nn.functional.cross_entropy(logits, target) + nn.functional.cross_entropy(logits.t(), target))
+
+    @property
+    def pretrains_feature_branch(self) -> bool:
+        """Whether this pretraining run trains the feature branch too (``task.feature_objective=contrast``)."""
+        return (self.task.kind == "reconstruction" and getattr(self, "feature_decoder", None) is not None
+                and self.task.feature_objective == "contrast")
+
     def encoder_state_dict(self) -> dict[str, Tensor]:
-        """The encoder's weights (what ``checkpoints/encoder.ckpt`` of a pretraining run holds)."""
-        return {k: v.detach().cpu() for k, v in self.encoder.state_dict().items()}
+        """The encoder's weights (what ``checkpoints/encoder.ckpt`` of a pretraining run holds), and with
+        :attr:`pretrains_feature_branch` the feature branch's under ``feature_branch.``."""
+        out = {k: v.detach().cpu() for k, v in self.encoder.state_dict().items()}
+        if self.pretrains_feature_branch:
+            out.update({f"feature_branch.{k}": v.detach().cpu() for k, v in self.feature_branch.state_dict().items()})
+        return out
 
     def encoder_signature(self) -> dict[str, Any]:
         """What an encoder checkpoint must match to load into this model."""
@@ -347,8 +398,16 @@ class AstroTemporalGNN(AstroBaseModel):
     def load_encoder_state(self, state: dict[str, Tensor], freeze: bool = False) -> None:
         """Load pretrained encoder weights (strict: every key and shape must match); ``freeze`` turns their
         gradients off (the optimizer only gets trainable parameters)."""
+        pre = "feature_branch."
+        branch = {k[len(pre):]: v for k, v in state.items() if k.startswith(pre)}
+        encoder = {k: v for k, v in state.items() if not k.startswith(pre)}
         for m in (self, *(self.members or ())):  # every ensemble member starts from the pretrained encoder
-            m.encoder.load_state_dict(state, strict=True)
+            m.encoder.load_state_dict(encoder, strict=True)
+            parts = [m.encoder]
+            if branch and m.feature_branch is not None:  # pretrained with task.feature_objective=contrast
+                m.feature_branch.load_state_dict(branch, strict=True)
+                parts.append(m.feature_branch)
             if freeze:
-                for p in m.encoder.parameters():
-                    p.requires_grad_(False)
+                for part in parts:
+                    for p in part.parameters():
+                        p.requires_grad_(False)

@@ -36,6 +36,15 @@ class MaskedReconstruction(Task):
         target_scale: ``[mean, std]`` of the reconstructed column (metrics in magnitudes).
         eval_seed: seed of the (fixed) masks of validation/test batches, so the validation loss is
             comparable between epochs.
+        feature_weight: weight of a second, cross-modal objective on the object's per-object features
+            (``dataset.features``: periods, Fourier parameters, amplitudes, …, all computed from the light
+            curve itself, so still no labels); 0: off. The loss is ``MSE(dmag) + feature_weight · L_f``.
+        feature_objective: ``L_f``: ``predict`` — the encoder's vector of the *masked* curve predicts the
+            standardised features (MSE; only the encoder is kept); ``contrast`` — that vector and the
+            feature branch's vector of the same object are matched against the other objects of the batch
+            (symmetric InfoNCE, CLIP-style), so both the encoder and the feature branch are pretrained and
+            the encoder checkpoint holds both.
+        temperature: the InfoNCE temperature of ``contrast``.
         name, level, target_key, mask_key, data_target: see :class:`~astrolab.tasks.base.Task`.
     """
 
@@ -47,22 +56,34 @@ class MaskedReconstruction(Task):
 
     def __init__(self, mask_ratio: float = 0.5, target_feature: int = 1, dt_feature: int | None = 0,
                  dt_scale: list[float] | None = None, target_scale: list[float] | None = None,
-                 eval_seed: int = 0, num_classes: int | None = None, class_names=None, class_weights=None,
+                 eval_seed: int = 0, feature_weight: float = 0.0, feature_objective: str = "predict",
+                 temperature: float = 0.1, num_classes: int | None = None, class_names=None, class_weights=None,
                  **contract: Any) -> None:
-        if not 0.0 < float(mask_ratio) < 1.0:
-            from astrolab.errors import ConfigError
+        from astrolab.errors import ConfigError
 
+        if not 0.0 < float(mask_ratio) < 1.0:
             raise ConfigError(f"task.mask_ratio={mask_ratio} must be in (0, 1), e.g. task.mask_ratio=0.5")
+        if not float(feature_weight) >= 0.0:
+            raise ConfigError(f"task.feature_weight={feature_weight} must be >= 0 (0: off), e.g. task.feature_weight=1")
+        if feature_objective not in ("predict", "contrast"):
+            raise ConfigError(f"unknown task.feature_objective={feature_objective}; use predict or contrast")
+        if not float(temperature) > 0.0:
+            raise ConfigError(f"task.temperature={temperature} must be > 0, e.g. task.temperature=0.1")
         super().__init__(**contract)
+        self.feature_objective = str(feature_objective)
+        self.temperature = float(temperature)
         self.mask_ratio = float(mask_ratio)
         self.target_feature = int(target_feature)
         self.dt_feature = None if dt_feature is None else int(dt_feature)
         self.dt_scale = [float(v) for v in (dt_scale or [0.0, 1.0])]
         self.target_scale = [float(v) for v in (target_scale or [0.0, 1.0])]
         self.eval_seed = int(eval_seed)
+        self.feature_weight = float(feature_weight)
         self.num_classes = 1
         self.class_names = ["dmag"]
-        self.options.update(mask_ratio=self.mask_ratio)
+        self.options.update(mask_ratio=self.mask_ratio, feature_weight=self.feature_weight)
+        if self.feature_weight > 0:
+            self.options.update(feature_objective=self.feature_objective)
 
     def output_dim(self) -> int:
         return 1

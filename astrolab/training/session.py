@@ -695,6 +695,14 @@ def use_pretrained(state: dict[str, Any], cfg: DictConfig, model, dm) -> None:
         raise CheckpointError(f"model.pretrained={path} was pretrained on the features {feats}, this data gives "
                               f"{list(dm.feature_names)}; use the pretraining run's dataset settings (e.g. the same "
                               "dataset.periodogram=)")
+    with_branch = any(k.startswith("feature_branch.") for k in state["state_dict"])
+    if with_branch and getattr(model, "feature_branch", None) is not None:
+        names = list(meta.get("object_feature_names") or [])
+        have = list(getattr(dm, "object_feature_names", []) or [])
+        if names != have:
+            raise CheckpointError(f"model.pretrained={path} holds a feature branch pretrained on the per-object "
+                                  f"features {names}, this data gives {have}; use the pretraining run's "
+                                  "dataset.features (or model.object_features=false)")
     diff = [k for k in want if k != "family" and got.get(k) != want[k]]
     if diff:
         shown = ", ".join(f"model.{k}={got.get(k)}" for k in diff if k != "num_features")
@@ -705,7 +713,9 @@ def use_pretrained(state: dict[str, Any], cfg: DictConfig, model, dm) -> None:
         model.load_encoder_state(state["state_dict"], freeze=bool(cfg.model.get("freeze_encoder", False)))
     except RuntimeError as exc:
         raise CheckpointError(f"model.pretrained={path} does not fit this model: {str(exc).splitlines()[0][:200]}") from exc
-    log.info("encoder initialised from %s (pretrained %s)%s", path, meta.get("pretrained_on", "?"),
+    log.info("encoder%s initialised from %s (pretrained %s)%s",
+             " and feature branch" if with_branch and getattr(model, "feature_branch", None) is not None else "",
+             path, meta.get("pretrained_on", "?"),
              "; frozen" if cfg.model.get("freeze_encoder") else "")
 
 
@@ -758,6 +768,8 @@ def pretrain(cfg: DictConfig) -> dict[str, Any]:
         meta = {**model.astrolab_meta, "kind": "encoder", "signature": model.encoder_signature(),
                 "feature_names": list(dm.feature_names), "bands": list(getattr(dm, "band_names", []) or []),
                 "pretrained_on": f"{sizes.get('train')} train + {sizes.get('val')} val light curves, no labels",
+                **({"object_feature_names": list(dm.object_feature_names)}
+                   if getattr(model, "pretrains_feature_branch", False) else {}),
                 "val_metrics": metrics}
         torch.save({"astrolab": _plain(meta), "state_dict": model.encoder_state_dict()}, encoder_path)
         plots = save_plots(cfg, run_dir, model, task, None, None, trainer)  # learning curves (no predictions)
