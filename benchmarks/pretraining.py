@@ -19,6 +19,8 @@ difference (fine-tuned − scratch). Data: the embedded sample and/or the shared
 With ``--model-seeds`` every split (and its pretraining run) gets scratch and fine-tune runs with each of
 those model seeds, so a difference between the arms can be told from the spread of the initialisation.
 The forest of each run (``baseline_features/acc``, trained on the same labels) is printed for scale.
+``--train-override KEY=VALUE`` sets an override for the scratch and fine-tune runs only (both arms alike),
+e.g. a learning rate for few labels, without changing the pretraining run.
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ def main() -> None:
                     help="pretrain with task.feature_weight=W (a second objective on the per-object features)")
     ap.add_argument("--feature-objective", choices=("predict", "contrast"), default="predict",
                     help="task.feature_objective of the pretraining run (with --feature-weight > 0)")
+    ap.add_argument("--train-override", action="append", default=[], metavar="KEY=VALUE",
+                    help="an override for the scratch and fine-tune runs only (not the pretraining), "
+                         "e.g. --train-override model.optimizer.lr=3e-4; repeatable")
     ap.add_argument("--freeze", action="store_true", help="fine-tune with model.freeze_encoder=true")
     ap.add_argument("--out", default="outputs/benchmarks/pretraining")
     ap.add_argument("extra", nargs="*", help="more overrides for every run, e.g. model.hidden_dim=64")
@@ -94,7 +99,7 @@ def main() -> None:
             for ms in (ns.model_seeds or [s]):
                 train = [*common, *data_args(name, ns), f"seed={ms}", f"dataset.split.seed={s}",
                          f"dataset.label_fraction={ns.label_fraction}", f"trainer.max_epochs={ns.epochs}",
-                         "save_predictions=false"]
+                         "save_predictions=false", *ns.train_override]
                 dm = d if ns.model_seeds is None else d / f"model{ms}"
                 scratch = astrolab(["train", *train, f"hydra.run.dir={dm / 'scratch'}"])
                 fine = astrolab(["train", *train, f"model.pretrained={pre['encoder_checkpoint']}",
@@ -116,7 +121,8 @@ def main() -> None:
     print()
     print(f"label fraction {ns.label_fraction}, pretrain {ns.pretrain_epochs} epochs (mask ratio {ns.mask_ratio}"
           + (f", task.feature_weight={ns.feature_weight} {ns.feature_objective}" if ns.feature_weight else "") + "), "
-          f"fine-tune/scratch up to {ns.epochs} epochs{', encoder frozen' if ns.freeze else ''}")
+          f"fine-tune/scratch up to {ns.epochs} epochs{', encoder frozen' if ns.freeze else ''}"
+          + (f", fine-tune/scratch with {' '.join(ns.train_override)}" if ns.train_override else ""))
     print(f"{'data':<9} {'seed':>4} {'model':>5} {'labels':>6} " + " ".join(f"{a + '/' + m:>22}" for m in METRICS
                                                           for a in ("scratch", "finetune")))
     for r in rows:
