@@ -28,27 +28,23 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-RRLYRAE = next((p / "shared" / "data" / "sdss_s82_rrlyrae_lightcurves" for p in ROOT.parents
-                if (p / "shared" / "data" / "sdss_s82_rrlyrae_lightcurves").is_dir()), None)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pretraining import data_args  # noqa: E402  (the same data overrides as the pretraining benchmark)
+
 METHODS = ("forest", "logistic", "pca8_logistic", "label_spreading")
 
 
-def split_features(data: str, seed: int, fraction: float, n_objects: int):
+def split_features(seed: int, ns):
     """``(features, labels, labelled train mask, test mask)`` of one split from the run's data module."""
     from astrolab.hpo.runner import compose
     from astrolab.training.build import build_datamodule, check_compatible
 
-    extra = [f"dataset.n_objects={n_objects}"]
-    if data == "rrlyrae":
-        if RRLYRAE is None:
-            sys.exit("few_labels: shared/data/sdss_s82_rrlyrae_lightcurves not found next to the checkout")
-        extra = [f"dataset.path={RRLYRAE / 'light-curves'}", f"dataset.objects={RRLYRAE / 'periods.csv'}",
-                 "dataset.target=Type", "dataset.columns.object_id=Num", "dataset.columns.mjd=time",
-                 "dataset.columns.mag_err=magerr"]
+    if ns.data == "rrlyrae" and not (Path(ns.rrlyrae) / "periods.csv").is_file():
+        sys.exit(f"few_labels: no periods.csv in {ns.rrlyrae}; pass --rrlyrae <folder with light-curves/ and "
+                 "periods.csv>")
     cfg = compose("train", ["model=temporal_gnn", "dataset=lightcurves", f"seed={seed}", f"dataset.split.seed={seed}",
-                            f"dataset.label_fraction={fraction}", "dataset.max_length=100",
-                            "paths.run_dir=outputs/benchmarks/few_labels", *extra])
+                            f"dataset.label_fraction={ns.label_fraction}", "dataset.max_length=100",
+                            "paths.run_dir=outputs/benchmarks/few_labels", *data_args(ns.data, ns)])
     _, _, task_cls = check_compatible(cfg)
     dm = build_datamodule(cfg, task_cls)
     dm.prepare_data()
@@ -83,6 +79,8 @@ def fit_predict(method: str, x, y, labelled, test, seed: int) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", choices=("embedded", "rrlyrae"), default="rrlyrae")
+    ap.add_argument("--rrlyrae", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"
+                                             / "sdss_s82_rrlyrae_lightcurves"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--label-fraction", type=float, default=0.1)
     ap.add_argument("--n-objects", type=int, default=800, help="embedded sample size")
@@ -90,7 +88,7 @@ def main() -> None:
     correct = {m: [] for m in METHODS}
     n_test = []
     for s in ns.seeds:
-        x, y, labelled, test = split_features(ns.data, s, ns.label_fraction, ns.n_objects)
+        x, y, labelled, test = split_features(s, ns)
         n_test.append(int(test.sum()))
         for m in METHODS:
             correct[m].append(int((fit_predict(m, x, y, labelled, test, s) == y[test]).sum()))

@@ -91,14 +91,13 @@ def main() -> None:
     rows = []
     for name in datasets:
         for s in ns.seeds:
-            base = [*common, *data_args(name, ns), f"seed={s}", f"dataset.split.seed={s}"]
+            split = [*common, *data_args(name, ns), f"dataset.split.seed={s}"]
             d = out / name / f"seed{s}"
-            pre = astrolab(["pretrain", *base, f"trainer.max_epochs={ns.pretrain_epochs}",
+            pre = astrolab(["pretrain", *split, f"seed={s}", f"trainer.max_epochs={ns.pretrain_epochs}",
                             f"task.mask_ratio={ns.mask_ratio}", f"task.feature_weight={ns.feature_weight}",
                             f"task.feature_objective={ns.feature_objective}", f"hydra.run.dir={d / 'pretrain'}"])
             for ms in (ns.model_seeds or [s]):
-                train = [*common, *data_args(name, ns), f"seed={ms}", f"dataset.split.seed={s}",
-                         f"dataset.label_fraction={ns.label_fraction}", f"trainer.max_epochs={ns.epochs}",
+                train = [*split, f"seed={ms}", f"dataset.label_fraction={ns.label_fraction}", f"trainer.max_epochs={ns.epochs}",
                          "save_predictions=false", *ns.train_override]
                 dm = d if ns.model_seeds is None else d / f"model{ms}"
                 scratch = astrolab(["train", *train, f"hydra.run.dir={dm / 'scratch'}"])

@@ -695,8 +695,10 @@ def use_pretrained(state: dict[str, Any], cfg: DictConfig, model, dm) -> None:
         raise CheckpointError(f"model.pretrained={path} was pretrained on the features {feats}, this data gives "
                               f"{list(dm.feature_names)}; use the pretraining run's dataset settings (e.g. the same "
                               "dataset.periodogram=)")
-    with_branch = any(k.startswith("feature_branch.") for k in state["state_dict"])
-    if with_branch and getattr(model, "feature_branch", None) is not None:
+    # a checkpoint of task.feature_objective=contrast also holds the feature branch; loaded where the model has one
+    with_branch = (any(k.startswith("feature_branch.") for k in state["state_dict"])
+                   and getattr(model, "feature_branch", None) is not None)
+    if with_branch:
         names = list(meta.get("object_feature_names") or [])
         have = list(getattr(dm, "object_feature_names", []) or [])
         if names != have:
@@ -714,7 +716,7 @@ def use_pretrained(state: dict[str, Any], cfg: DictConfig, model, dm) -> None:
     except RuntimeError as exc:
         raise CheckpointError(f"model.pretrained={path} does not fit this model: {str(exc).splitlines()[0][:200]}") from exc
     log.info("encoder%s initialised from %s (pretrained %s)%s",
-             " and feature branch" if with_branch and getattr(model, "feature_branch", None) is not None else "",
+             " and feature branch" if with_branch else "",
              path, meta.get("pretrained_on", "?"),
              "; frozen" if cfg.model.get("freeze_encoder") else "")
 
