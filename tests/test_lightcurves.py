@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 from pathlib import Path
 
@@ -207,12 +208,24 @@ def test_cli_time_series_classification(run_cli, tmp_path):
     assert s["baseline_features"] == {
         "disagree": int((model != forest).sum()), "only_model_right": int(((model == true) & (forest != true)).sum()),
         "only_baseline_right": int(((model != true) & (forest == true)).sum()),
-        "both_wrong": int(((model != true) & (forest != true)).sum())}
+        "both_wrong": int(((model != true) & (forest != true)).sum()),
+        "mcnemar_p": pytest.approx(s["baseline_features"]["mcnemar_p"])}
+    assert 0 < s["baseline_features"]["mcnemar_p"] <= 1
     metrics_csv = (tmp_path / "metrics.csv").read_text().splitlines()[0]
     for n in ("val/acc", "val/f1_macro", "val/auroc", "test/acc"):
         assert n in metrics_csv
     # the family picture: test light curves folded on their period, titled true -> predicted
     assert (tmp_path / "light_curves.png").stat().st_size > 5000
+
+
+def test_mcnemar_p_is_the_exact_binomial_tail():
+    from astrolab.training.baselines import mcnemar_p
+
+    assert mcnemar_p(0, 0) == 1.0
+    assert mcnemar_p(1, 2) == 1.0          # 238 vs 239 of 240 with three discordant objects: no evidence
+    assert mcnemar_p(0, 6) == pytest.approx(2 / 2 ** 6)   # all six discordant pairs one way: 0.03125
+    assert mcnemar_p(10, 2) == pytest.approx(mcnemar_p(2, 10))
+    assert mcnemar_p(10, 2) == pytest.approx(2 * sum(math.comb(12, k) for k in range(3)) / 2 ** 12)
 
 
 def test_forest_columns_go_only_into_a_table_with_the_forests_rows():
@@ -225,7 +238,8 @@ def test_forest_columns_go_only_into_a_table_with_the_forests_rows():
     table = Table({"true": ["RRab", "RRc", "RRab"], "predicted": ["RRab", "RRab", "RRab"]})
     counts = add_baseline_columns(table, forest, task)
     assert list(table["baseline_features_predicted"]) == ["RRab", "RRc", "RRc"]
-    assert counts == {"disagree": 2, "only_model_right": 1, "only_baseline_right": 1, "both_wrong": 0}
+    assert counts == {"disagree": 2, "only_model_right": 1, "only_baseline_right": 1, "both_wrong": 0,
+                      "mcnemar_p": 1.0}
     # rows in another order than the forest's (true labels differ row by row): nothing is added
     other = Table({"true": ["RRc", "RRab", "RRab"], "predicted": ["RRab", "RRab", "RRab"]})
     assert add_baseline_columns(other, forest, task) == {}

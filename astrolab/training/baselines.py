@@ -9,7 +9,11 @@ objects. Data without per-object features, or without scikit-learn, skip it with
 The forest's test predictions also go next to the model's in ``predictions_test.csv``
 (``baseline_features_predicted``, ``baseline_features_prob``) and the objects where the two disagree are
 counted in summary.json (``baseline_features`` → ``disagree``, ``only_model_right``, ``only_baseline_right``),
-so a one-object difference in accuracy can be read object by object.
+so a one-object difference in accuracy can be read object by object. ``mcnemar_p`` is the exact two-sided
+McNemar p-value of those discordant pairs (a binomial test of ``only_model_right`` out of
+``only_model_right + only_baseline_right`` at 1/2; McNemar 1947, the paired test for two classifiers on one
+test set, Dietterich 1998): how often a split of that size would come out at least this lopsided if the two
+classifiers were equally good. 1.0 when they never part ways.
 """
 
 from __future__ import annotations
@@ -85,9 +89,19 @@ def feature_baseline(dm, task, seed: int = 0, n_estimators: int = 300) -> Featur
     return FeatureBaseline(metrics, code, prob[np.arange(len(code)), code], np.asarray(y_test).reshape(-1))
 
 
-def add_baseline_columns(table, baseline: FeatureBaseline, task) -> dict[str, int]:
+def mcnemar_p(only_model_right: int, only_baseline_right: int) -> float:
+    """Exact two-sided McNemar p-value of two classifiers' discordant pairs on one test set."""
+    n = only_model_right + only_baseline_right
+    if n == 0:
+        return 1.0
+    from scipy.stats import binomtest
+
+    return float(binomtest(only_model_right, n, 0.5).pvalue)
+
+
+def add_baseline_columns(table, baseline: FeatureBaseline, task) -> dict[str, int | float]:
     """Put the forest's test predictions next to the model's (``baseline_features_predicted`` /
-    ``_prob``) and count the objects where they disagree; ``{}`` (table untouched) when there is no
+    ``_prob``), count the objects where they disagree and test the difference (``mcnemar_p``); ``{}`` (table untouched) when there is no
     forest or the table's rows are not the forest's rows (checked on the true labels, row by row)."""
     if baseline.predicted is None or table is None or "true" not in table.colnames \
             or "predicted" not in table.colnames:
@@ -108,8 +122,9 @@ def add_baseline_columns(table, baseline: FeatureBaseline, task) -> dict[str, in
               "only_model_right": int(((model == true) & (forest != true)).sum()),
               "only_baseline_right": int(((model != true) & (forest == true)).sum()),
               "both_wrong": int(((model != true) & (forest != true)).sum())}
+    counts["mcnemar_p"] = round(mcnemar_p(counts["only_model_right"], counts["only_baseline_right"]), 6)
     log.info("model vs feature baseline on the %d test objects: they disagree on %d; only the model right on "
-             "%d, only the forest on %d, both wrong on %d (predictions_test.csv: baseline_features_predicted)",
-             len(true), counts["disagree"], counts["only_model_right"], counts["only_baseline_right"],
-             counts["both_wrong"])
+             "%d, only the forest on %d, both wrong on %d; McNemar p = %.3g (predictions_test.csv: "
+             "baseline_features_predicted)", len(true), counts["disagree"], counts["only_model_right"],
+             counts["only_baseline_right"], counts["both_wrong"], counts["mcnemar_p"])
     return counts
