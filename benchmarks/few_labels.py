@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pretraining import data_args  # noqa: E402  (the same data overrides as the pretraining benchmark)
+from pretraining import RRLYRAE, data_args  # noqa: E402  (the same data overrides as the pretraining benchmark)
 
 METHODS = ("forest", "logistic", "pca8_logistic", "label_spreading")
 
@@ -79,8 +79,7 @@ def fit_predict(method: str, x, y, labelled, test, seed: int) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", choices=("embedded", "rrlyrae"), default="rrlyrae")
-    ap.add_argument("--rrlyrae", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"
-                                             / "sdss_s82_rrlyrae_lightcurves"))
+    ap.add_argument("--rrlyrae", default=RRLYRAE)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--label-fraction", type=float, default=0.1)
     ap.add_argument("--n-objects", type=int, default=800, help="embedded sample size")

@@ -49,6 +49,10 @@ def astrolab(args: list[str]) -> dict:
     return summary
 
 
+#: where the shared SDSS Stripe 82 RR Lyrae sit next to a checkout (the --rrlyrae default)
+RRLYRAE = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "sdss_s82_rrlyrae_lightcurves")
+
+
 def data_args(name: str, ns) -> list[str]:
     if name == "embedded":
         return [f"dataset.n_objects={ns.n_objects}"]
@@ -61,8 +65,7 @@ def data_args(name: str, ns) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", choices=("embedded", "rrlyrae", "both"), default="embedded")
-    ap.add_argument("--rrlyrae", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"
-                                             / "sdss_s82_rrlyrae_lightcurves"))
+    ap.add_argument("--rrlyrae", default=RRLYRAE)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--model-seeds", type=int, nargs="+", default=None,
                     help="model seeds of the scratch and fine-tune runs of each split (default: the split's "
@@ -97,13 +100,13 @@ def main() -> None:
                             f"task.mask_ratio={ns.mask_ratio}", f"task.feature_weight={ns.feature_weight}",
                             f"task.feature_objective={ns.feature_objective}", f"hydra.run.dir={d / 'pretrain'}"])
             for ms in (ns.model_seeds or [s]):
-                train = [*split, f"seed={ms}", f"dataset.label_fraction={ns.label_fraction}", f"trainer.max_epochs={ns.epochs}",
-                         "save_predictions=false", *ns.train_override]
-                dm = d if ns.model_seeds is None else d / f"model{ms}"
-                scratch = astrolab(["train", *train, f"hydra.run.dir={dm / 'scratch'}"])
+                train = [*split, f"seed={ms}", f"dataset.label_fraction={ns.label_fraction}",
+                         f"trainer.max_epochs={ns.epochs}", "save_predictions=false", *ns.train_override]
+                arms = d if ns.model_seeds is None else d / f"model{ms}"
+                scratch = astrolab(["train", *train, f"hydra.run.dir={arms / 'scratch'}"])
                 fine = astrolab(["train", *train, f"model.pretrained={pre['encoder_checkpoint']}",
                                  *(["model.freeze_encoder=true"] if ns.freeze else []),
-                                 f"hydra.run.dir={dm / 'finetune'}"])
+                                 f"hydra.run.dir={arms / 'finetune'}"])
                 row = {"data": name, "seed": s, "model_seed": ms,
                        "n_train_labels": scratch["data"]["split_sizes"]["train"],
                        "n_test": scratch["data"]["split_sizes"]["test"],

@@ -16,6 +16,7 @@ from astrolab.data.datamodules.lightcurves import LightCurveDataModule
 from astrolab.data.io import read_catalog
 from astrolab.data.surveys.lightcurves import read_epochs
 from astrolab.data.synthetic.lightcurves import CLASSES, generate_lightcurves, photometric_error
+from astrolab.training.baselines import mcnemar_p
 from conftest import SHARED_DATA, read_summary
 
 SDSS = SHARED_DATA / "sdss_s82_rrlyrae_lightcurves"
@@ -205,11 +206,12 @@ def test_cli_time_series_classification(run_cli, tmp_path):
                            for c in ("true", "predicted", "baseline_features_predicted"))
     assert np.mean(forest == true) == pytest.approx(s["metrics"]["baseline_features/acc"], abs=1e-6)
     assert ((table["baseline_features_prob"] > 0) & (table["baseline_features_prob"] <= 1)).all()
+    only_model = int(((model == true) & (forest != true)).sum())
+    only_forest = int(((model != true) & (forest == true)).sum())
     assert s["baseline_features"] == {
-        "disagree": int((model != forest).sum()), "only_model_right": int(((model == true) & (forest != true)).sum()),
-        "only_baseline_right": int(((model != true) & (forest == true)).sum()),
-        "both_wrong": int(((model != true) & (forest != true)).sum()),
-        "mcnemar_p": pytest.approx(s["baseline_features"]["mcnemar_p"])}
+        "disagree": int((model != forest).sum()), "only_model_right": only_model,
+        "only_baseline_right": only_forest, "both_wrong": int(((model != true) & (forest != true)).sum()),
+        "mcnemar_p": pytest.approx(mcnemar_p(only_model, only_forest), abs=1e-6)}  # the test of these counts
     assert 0 < s["baseline_features"]["mcnemar_p"] <= 1
     metrics_csv = (tmp_path / "metrics.csv").read_text().splitlines()[0]
     for n in ("val/acc", "val/f1_macro", "val/auroc", "test/acc"):
@@ -219,8 +221,6 @@ def test_cli_time_series_classification(run_cli, tmp_path):
 
 
 def test_mcnemar_p_is_the_exact_binomial_tail():
-    from astrolab.training.baselines import mcnemar_p
-
     assert mcnemar_p(0, 0) == 1.0
     assert mcnemar_p(1, 2) == 1.0          # 238 vs 239 of 240 with three discordant objects: no evidence
     assert mcnemar_p(0, 6) == pytest.approx(2 / 2 ** 6)   # all six discordant pairs one way: 0.03125

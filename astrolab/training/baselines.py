@@ -101,8 +101,9 @@ def mcnemar_p(only_model_right: int, only_baseline_right: int) -> float:
 
 def add_baseline_columns(table, baseline: FeatureBaseline, task) -> dict[str, int | float]:
     """Put the forest's test predictions next to the model's (``baseline_features_predicted`` /
-    ``_prob``), count the objects where they disagree and test the difference (``mcnemar_p``); ``{}`` (table untouched) when there is no
-    forest or the table's rows are not the forest's rows (checked on the true labels, row by row)."""
+    ``_prob``), count the objects where they disagree and test the difference (``mcnemar_p``); ``{}``
+    (table untouched) when there is no forest or the table's rows are not the forest's rows (checked on the
+    true labels, row by row)."""
     if baseline.predicted is None or table is None or "true" not in table.colnames \
             or "predicted" not in table.colnames:
         return {}
