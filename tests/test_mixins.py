@@ -241,6 +241,52 @@ def test_augmentation_operations():
         apply_augmentations(td, {"flip": {}})
 
 
+def test_subsample_epochs_keeps_time_order_and_recomputes_the_time_step():
+    from astrolab.models.components.augmentation import apply_augmentations
+
+    B, L, m, s = 64, 40, 1.2, 0.6
+    g = torch.Generator().manual_seed(0)
+    lengths = torch.randint(5, L + 1, (B,), generator=g)
+    mask = torch.arange(L)[None, :] < lengths[:, None]
+    time = torch.cumsum(torch.rand(B, L, generator=g) * 5 + 0.1, 1) * mask
+    dt = torch.diff(time, dim=1, prepend=time[:, :1]).clamp(min=0)
+    x = torch.stack([(torch.log1p(dt) - m) / s, time * 10], -1) * mask.unsqueeze(-1)  # col 1 tracks the epoch
+    band = torch.randint(0, 2, (B, L), generator=g) * mask
+    seq = TensorDict({"x": x, "time": time, "band": band, "mask": mask}, batch_size=[B, L])
+    batch = TensorDict({"sequence": seq}, batch_size=[B])
+    spec = {"subsample": {"op": "subsample_epochs", "key": "sequence", "max_drop": 0.6, "min_keep": 8,
+                          "dt_feature": 0, "dt_scale": [m, s]}}
+    out = apply_augmentations(batch, spec, generator=torch.Generator().manual_seed(1))["sequence"]
+    assert torch.equal(batch["sequence", "mask"], mask)  # the data module's batch is untouched
+    n = out["mask"].sum(1)
+    assert (n <= lengths).all() and int(n.sum()) < int(lengths.sum())  # epochs were dropped
+    assert (n >= torch.clamp(lengths, max=8)).all()  # never below min_keep (short curves kept whole)
+    assert torch.equal(out["mask"], torch.arange(L)[None, :] < n[:, None])  # kept epochs at the front
+    for i in range(B):
+        t = out["time"][i, :n[i]]
+        assert (t[1:] > t[:-1]).all()  # time order kept
+        src = [int(j) for j in torch.searchsorted(time[i, :lengths[i]].contiguous(), t)]
+        assert torch.equal(time[i, src], t) and torch.equal(band[i, src], out["band"][i, :n[i]])
+        torch.testing.assert_close(out["x"][i, :n[i], 1], x[i, src, 1])  # other features travel with the epoch
+        step = torch.diff(t, prepend=t[:1])
+        torch.testing.assert_close(out["x"][i, :n[i], 0], ((torch.log1p(step) - m) / s).float())
+    assert float(out["x"][~out["mask"]].abs().max()) == 0.0  # padding stays zero
+    with pytest.raises(ConfigError, match="dt_scale"):
+        apply_augmentations(batch, {"subsample": {**spec["subsample"], "dt_scale": None}})
+
+
+def test_augmentation_auto_parameters_come_from_the_data_module():
+    from astrolab.training.build import resolve_augmentation
+
+    spec = {"subsample": {"op": "subsample_epochs", "dt_feature": "auto", "dt_scale": "auto", "max_drop": 0.3}}
+    out = resolve_augmentation(spec, {"dt_feature": 0, "dt_scale": [1.0, 0.5]})
+    assert out["subsample"] == {"op": "subsample_epochs", "dt_feature": 0, "dt_scale": [1.0, 0.5], "max_drop": 0.3}
+    assert spec["subsample"]["dt_scale"] == "auto"  # the config itself is not changed
+    assert resolve_augmentation({"noise": {"op": "resample", "sigma": 0.1}}, {}) is None
+    with pytest.raises(ConfigError, match=r"model.augmentation.subsample.dt_scale=auto"):
+        resolve_augmentation(spec, {"dt_feature": 0})
+
+
 # -- AstronomicalLossMixin and task losses -------------------------------------------------------------
 def test_focal_loss_down_weights_easy_examples():
     target = torch.tensor([0, 0])

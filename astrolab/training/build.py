@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 from typing import Any
@@ -97,20 +98,51 @@ def build_task(cfg: DictConfig, dm, fixed_kwargs: dict[str, Any] | None = None):
 MIXIN_OPTIONS = ("compile", "gradient_checkpointing", "num_threads", "augmentation")
 
 
-def build_model(cfg: DictConfig, task, num_features: int, **model_inputs: Any):
+def build_model(cfg: DictConfig, task, num_features: int, augmentation_inputs: dict[str, Any] | None = None,
+                **model_inputs: Any):
     """The model, sized from the data: ``num_features`` and the data module's ``model_inputs()`` (e.g. the
-    per-object feature vector's length), passed only when the data module gives them."""
+    per-object feature vector's length), passed only when the data module gives them. Augmentation
+    parameters set to ``auto`` take the data module's ``augmentation_inputs()``."""
     node = cfg.model
     off = [k for k in MIXIN_OPTIONS if k in node and not node.get(k)]
     if off:
         node = OmegaConf.masked_copy(node, [k for k in node.keys() if k not in off])
+    aug = resolve_augmentation(node.get("augmentation"), augmentation_inputs or {})
+    if aug is not None:
+        model_inputs["augmentation"] = aug
     return instantiate(node, task=task, num_features=num_features, **model_inputs)
 
 
+def resolve_augmentation(spec, inputs: dict[str, Any]) -> dict[str, Any] | None:
+    """``model.augmentation`` with every ``auto`` parameter replaced by the data's value of that name
+    (``None`` when there is nothing to replace)."""
+    if not spec or not any(v == "auto" for params in spec.values() if isinstance(params, DictConfig | dict)
+                           for v in params.values()):
+        return None
+    out = OmegaConf.to_container(spec, resolve=True) if isinstance(spec, DictConfig) else copy.deepcopy(dict(spec))
+    for name, params in out.items():
+        for key, value in (params or {}).items() if isinstance(params, dict) else ():
+            if value != "auto":
+                continue
+            if key not in inputs:
+                from astrolab.errors import ConfigError
+
+                raise ConfigError(f"model.augmentation.{name}.{key}=auto: this data module gives no {key}; "
+                                  f"set model.augmentation.{name}.{key}=<value> or model.augmentation.{name}=null")
+            params[key] = inputs[key]
+    return out
+
+
 def model_inputs(dm) -> dict[str, Any]:
-    """The data module's extra model sizes (data contract ``model_inputs()``; ``{}`` when it has none)."""
+    """The data module's extra model sizes (data contract ``model_inputs()``; ``{}`` when it has none), and
+    its ``augmentation_inputs()`` for augmentation parameters set to ``auto``."""
     fn = getattr(dm, "model_inputs", None)
-    return dict(fn()) if callable(fn) else {}
+    out = dict(fn()) if callable(fn) else {}
+    aug = getattr(dm, "augmentation_inputs", None)
+    aug = dict(aug()) if callable(aug) else {}
+    if aug:
+        out["augmentation_inputs"] = aug
+    return out
 
 
 def build_callbacks(cfg: DictConfig, model) -> list:

@@ -61,6 +61,11 @@ class AstroDataModule(L.LightningDataModule):
         """Model sizes beyond ``num_features`` (e.g. ``num_object_features``); none by default."""
         return {}
 
+    def augmentation_inputs(self) -> dict[str, Any]:
+        """Data statistics that train-time augmentations ask for with ``auto`` (e.g. ``dt_scale``); none by
+        default."""
+        return {}
+
     def baseline_features(self, split: str):
         """Per-object (per-row) tabular features of a split, rows in the order of ``targets(split)``, for the
         feature baseline (``baseline_features/…`` in summary.json); ``None``: this data has none."""

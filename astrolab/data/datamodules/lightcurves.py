@@ -489,6 +489,14 @@ class LightCurveDataModule(AstroDataModule):
         n = len(self.object_feature_names)
         return {"num_object_features": n} if n else {}
 
+    def augmentation_inputs(self) -> dict[str, Any]:
+        """For ``subsample_epochs`` (``augmentation=lightcurves``): which per-epoch feature is the time step
+        and its training-split standardisation, so the augmentation can recompute it."""
+        if "log_dt" not in self.feature_names:
+            return {}
+        j, sc = self.feature_names.index("log_dt"), self.scaler
+        return {"dt_feature": j, "dt_scale": [float(sc["mean"][j]), float(sc["std"][j])]}
+
     def baseline_features(self, split: str) -> np.ndarray | None:
         """Per-object features of a split (rows as :meth:`targets`; NaN where undefined) for the feature
         baseline, or ``None`` without ``dataset.features``."""

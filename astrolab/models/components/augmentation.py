@@ -14,6 +14,9 @@ Operations (config name → function):
   VandenBerg 2018), so colour and magnitude shift together.
 - ``time_shift``: a random offset of observation times (light curves are shift invariant).
 - ``epoch_dropout``: drop observed epochs at random by clearing a mask.
+- ``subsample_epochs``: keep each real epoch of a light curve with probability ``1 − p`` (``p`` drawn per
+  object from ``U(0, max_drop)``), move the kept epochs to the front and recompute the time-step feature
+  (``dt_feature``, standardised with ``dt_scale``): the same star seen by a sparser survey.
 - ``rescale_errors``: multiply reported errors by ``U(low, high)``.
 - ``redshift``: ``z += sigma · (1 + z) · N(0, 1)`` (redshift perturbation for spectra / photo-z).
 """
@@ -120,6 +123,38 @@ def epoch_dropout(batch, mask_key: Key, p: float = 0.1, generator=None):
     return batch
 
 
+def subsample_epochs(batch, key: Key = "sequence", max_drop: float = 0.3, min_keep: int = 10,
+                     dt_feature: int | None = 0, dt_scale: Sequence[float] | None = None, generator=None):
+    seq = batch.get(_key(key))
+    x, time, band, mask = seq["x"], seq["time"], seq["band"], seq["mask"].bool()
+    B, L = mask.shape
+    p = torch.rand(B, 1, generator=generator) * float(max_drop)
+    keep = (torch.rand(B, L, generator=generator) >= p).to(mask.device) & mask
+    # never below min_keep epochs (or all of a shorter curve): such objects keep their full curve
+    short = keep.sum(1) < torch.clamp(mask.sum(1), max=int(min_keep))
+    keep = torch.where(short.unsqueeze(1), mask, keep)
+    order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)  # kept epochs first, time order kept
+    n = keep.sum(1)
+    new_mask = torch.arange(L, device=mask.device).unsqueeze(0) < n.unsqueeze(1)
+    nx = x.gather(1, order.unsqueeze(-1).expand(-1, -1, x.shape[-1])) * new_mask.unsqueeze(-1)
+    nt = time.gather(1, order) * new_mask
+    if dt_feature is not None:
+        if dt_scale is None:
+            from astrolab.errors import ConfigError
+
+            raise ConfigError("augmentation subsample_epochs needs dt_scale (the data module's log_dt mean "
+                              "and std), or dt_feature=null")
+        dt = torch.diff(nt, dim=1, prepend=nt[:, :1]).clamp(min=0)
+        col = (torch.log1p(dt.double()) - float(dt_scale[0])) / (float(dt_scale[1]) or 1.0)
+        nx = nx.clone()
+        nx[..., int(dt_feature)] = col.to(nx.dtype) * new_mask
+    seq.set("x", nx)
+    seq.set("time", nt)
+    seq.set("band", band.gather(1, order) * new_mask)
+    seq.set("mask", new_mask.to(seq["mask"].dtype))
+    return batch
+
+
 def rescale_errors(batch, key: Key, low: float = 0.8, high: float = 1.25, cols: Sequence[int] | None = None,
                    generator=None):
     e = batch.get(_key(key)).clone()
@@ -148,6 +183,7 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
     "time_shift": time_shift,
     "epoch_dropout": epoch_dropout,
     "rescale_errors": rescale_errors,
+    "subsample_epochs": subsample_epochs,
     "redshift": perturb_redshift,
 }
 
@@ -177,4 +213,4 @@ def apply_augmentations(batch, spec: dict[str, dict[str, Any]] | None, generator
 
 __all__ = [
     "OPERATIONS", "apply_augmentations", "random_rotation_matrix", "resample", "rotate_sky", "rotate_3d",
-    "redden", "time_shift", "epoch_dropout", "rescale_errors", "perturb_redshift"]
+    "redden", "time_shift", "epoch_dropout", "subsample_epochs", "rescale_errors", "perturb_redshift"]
