@@ -324,6 +324,54 @@ def test_ensemble_members_learn_on_their_own_and_the_output_is_their_mean_probab
         AstroTemporalGNN(task=Forecasting(), num_features=4, hidden_dim=8, ensemble=2)
 
 
+def test_unimodal_losses_train_extra_heads_and_never_change_the_prediction():
+    from astrolab.errors import ConfigError
+
+    torch.manual_seed(0)
+    task = lambda: TimeSeriesClassification(num_classes=3)  # noqa: E731
+    m = AstroTemporalGNN(task=task(), num_features=4, hidden_dim=8, num_object_features=7, feature_skip=True,
+                         ensemble=2, dropout=0.0, unimodal_weight=0.5)
+    for p in (m, *m.members):  # every member: a head on the sequence (8) and one on the features (8 + 7)
+        assert p.unimodal_heads["sequence"].net[0].in_features == 8
+        assert p.unimodal_heads["features"].net[0].in_features == 8 + 7
+    batch = _feature_batch(B=6)
+    target = torch.tensor([0, 1, 2, 0, 1, 2])
+    batch["objects", "y"] = target
+    m.eval()
+    before = m(batch)
+    with torch.no_grad():
+        for p in (m, *m.members):
+            for prm in p.unimodal_heads.parameters():
+                prm.add_(1.0)
+    assert torch.equal(m(batch), before)  # only the fused heads predict
+    m.train()
+    out = m(batch)
+    loss = m.step_loss(m.task.select(batch, out, "train")[0], target, batch, "train")
+    ce = torch.nn.functional.cross_entropy
+    fused, uni = [], []
+    for p in (m, *m.members):
+        z = m.encode(batch, p)
+        h = m.with_object_features(z, batch, p)
+        fused.append(ce(p.head(h), target))
+        uni += [ce(p.unimodal_heads["sequence"](z), target), ce(p.unimodal_heads["features"](h[:, 8:]), target)]
+    want = torch.stack(fused).mean() + 0.5 * torch.stack(uni).mean()
+    assert loss.item() == pytest.approx(want.item(), rel=1e-5)
+    loss.backward()
+    assert m.members[0].unimodal_heads["features"].net[0].weight.grad.abs().sum() > 0
+    assert m.encoder.input_proj.weight.grad.abs().sum() > 0
+    # validation: the fused ensemble alone
+    m.eval()
+    out = m(batch)
+    val = m.step_loss(m.task.select(batch, out, "val")[0], target, batch, "val")
+    assert val.item() == pytest.approx(torch.nn.functional.nll_loss(out, target).item(), rel=1e-5)
+    off = AstroTemporalGNN(task=task(), num_features=4, hidden_dim=8, num_object_features=7)
+    assert off.unimodal_heads is None and not any("unimodal" in k for k in off.state_dict())
+    with pytest.raises(ConfigError, match="model.unimodal_weight > 0 .*feature branch"):
+        AstroTemporalGNN(task=task(), num_features=4, hidden_dim=8, unimodal_weight=1.0)
+    with pytest.raises(ConfigError, match="model.unimodal_weight must be >= 0"):
+        AstroTemporalGNN(task=task(), num_features=4, hidden_dim=8, num_object_features=7, unimodal_weight=-1)
+
+
 def test_ensemble_null_is_five_members_for_classification_and_one_network_otherwise():
     auto = AstroTemporalGNN(task=TimeSeriesClassification(num_classes=3), num_features=4, hidden_dim=8,
                             ensemble=None)

@@ -66,9 +66,10 @@ class EnsembleMember(nn.Module):
     (member 0 is the model's own ``encoder`` / ``graph_encoder`` / ``feature_branch`` / ``head``)."""
 
     def __init__(self, encoder: nn.Module, graph_encoder: nn.Module | None, feature_branch: nn.Module | None,
-                 head: nn.Module) -> None:
+                 head: nn.Module, unimodal_heads: nn.Module | None = None) -> None:
         super().__init__()
         self.encoder, self.graph_encoder, self.feature_branch, self.head = encoder, graph_encoder, feature_branch, head
+        self.unimodal_heads = unimodal_heads
 
     def reset_parameters(self) -> None:
         reset_all(self)
@@ -102,6 +103,12 @@ class AstroTemporalGNN(AstroBaseModel):
             feature baseline sees; the head's input grows by ``num_object_features``.
         sequence_dropout: while training, the probability that an object's sequence embedding is zeroed
             (modality dropout: the head must also classify from the features alone, and cannot ignore them).
+        unimodal_weight: weight of the unimodal losses while training (gradient blending, Wang, Tran & Feiszli
+            2020): each member gets two extra heads, one on the sequence embedding alone and one on the feature
+            branch alone, and training adds ``unimodal_weight`` × the mean of their cross-entropies to the
+            fused head's, so neither part can lean on the other (the sequence encoder cannot memorise the
+            training curves while the features go unused). Only the fused head predicts; 0: off.
+            Classification with the feature branch only.
         ensemble: members of a deep ensemble trained side by side in the run (1: a single network; ``None``:
             :attr:`default_ensemble` members for classification, one network for the other tasks). Each
             member has its own initialisation, dropout masks and loss (training minimises the mean of the
@@ -128,12 +135,15 @@ class AstroTemporalGNN(AstroBaseModel):
                  graph_layers: int = 1, num_bands: int = 16, num_object_features: int = 0,
                  object_features: bool = True, feature_layers: int = 2, feature_dim: int | None = None,
                  feature_skip: bool = False,
-                 sequence_dropout: float = 0.0, ema_decay: float = 0.0, ensemble: int | None = 1,
+                 sequence_dropout: float = 0.0, unimodal_weight: float = 0.0, ema_decay: float = 0.0,
+                 ensemble: int | None = 1,
                  pretrained: str | None = None, freeze_encoder: bool = False, **kwargs: Any) -> None:
         if graph not in ("none", "knn"):
             raise ConfigError(f"unknown model.graph '{graph}'; use none or knn")
         if not 0.0 <= float(sequence_dropout) < 1.0:
             raise ConfigError(f"model.sequence_dropout must be in [0, 1), not {sequence_dropout}")
+        if not float(unimodal_weight) >= 0.0:
+            raise ConfigError(f"model.unimodal_weight must be >= 0 (0: off), not {unimodal_weight}")
         if int(feature_layers) < 1:
             raise ConfigError(f"model.feature_layers must be at least 1, not {feature_layers}")
         if not 0.0 <= float(ema_decay) < 1.0:
@@ -150,7 +160,8 @@ class AstroTemporalGNN(AstroBaseModel):
                          feature_layers=int(feature_layers),
                          feature_dim=None if feature_dim in (None, "null", "None") else int(feature_dim),
                          feature_skip=bool(feature_skip),
-                         sequence_dropout=float(sequence_dropout), ema_decay=float(ema_decay),
+                         sequence_dropout=float(sequence_dropout), unimodal_weight=float(unimodal_weight),
+                         ema_decay=float(ema_decay),
                          ensemble=None if ensemble is None else int(ensemble), pretrained=pretrained,
                          freeze_encoder=freeze_encoder, **kwargs)
 
@@ -168,6 +179,7 @@ class AstroTemporalGNN(AstroBaseModel):
             self._configure_reconstruction()
         else:
             self.head = create_output_head(self.task, width, dropout=hp.dropout)
+        self.unimodal_heads = self._build_unimodal_heads(width)
         k = hp.get("ensemble", 1)
         if k is None:  # auto; the checkpoint's hparams record the number
             k = self.default_ensemble if self.task.kind == "classification" else 1
@@ -179,9 +191,24 @@ class AstroTemporalGNN(AstroBaseModel):
         # members 1..k-1 (member 0 is this model's own parts; a single network keeps its checkpoint keys)
         self.members = (nn.ModuleList(
             EnsembleMember(self._build_encoder(), self._build_graph_encoder(), self._build_feature_branch(),
-                           create_output_head(self.task, width, dropout=hp.dropout)) for _ in range(k - 1))
+                           create_output_head(self.task, width, dropout=hp.dropout),
+                           self._build_unimodal_heads(width)) for _ in range(k - 1))
             if k > 1 else None)
         self._member_outputs: Tensor | None = None
+        self._unimodal_outputs: Tensor | None = None
+
+    def _build_unimodal_heads(self, width: int) -> nn.Module | None:
+        """``model.unimodal_weight`` > 0: a head on the sequence embedding and one on the feature part of the
+        head's input (the branch's output, and with ``feature_skip`` the features)."""
+        hp = self.hparams
+        if not float(hp.get("unimodal_weight", 0.0) or 0.0) > 0:
+            return None
+        if self.task.kind != "classification" or self.feature_branch is None:
+            raise ConfigError("model.unimodal_weight > 0 adds heads on the sequence alone and on the per-object "
+                              "features alone: it needs time_series_classification and the feature branch "
+                              "(dataset.features and model.object_features=true); else model.unimodal_weight=0")
+        return nn.ModuleDict({"sequence": create_output_head(self.task, hp.hidden_dim, dropout=hp.dropout),
+                              "features": create_output_head(self.task, width - hp.hidden_dim, dropout=hp.dropout)})
 
     def _build_encoder(self) -> nn.Module:
         hp = self.hparams
@@ -246,11 +273,20 @@ class AstroTemporalGNN(AstroBaseModel):
             z = self.with_object_features(self.encode(batch), batch)
             q = batch["queries"]
             return self.head(z, q["x"], q["time"], q["band"])
-        if self.members is None:
+        if self.members is None and self.unimodal_heads is None:
             return self.head(self.with_object_features(self.encode(batch), batch))
-        outs = torch.stack([m.head(self.with_object_features(self.encode(batch, m), batch, m))
-                            for m in (self, *self.members)])
-        self._member_outputs = outs if self.training else None
+        fused, unimodal = [], []
+        for m in (self, *(self.members or ())):
+            z = self.encode(batch, m)
+            h = self.with_object_features(z, batch, m)
+            fused.append(m.head(h))
+            if self.training and m.unimodal_heads is not None:
+                unimodal += [m.unimodal_heads["sequence"](z), m.unimodal_heads["features"](h[:, z.shape[-1]:])]
+        self._unimodal_outputs = torch.stack(unimodal) if unimodal else None
+        outs = torch.stack(fused)
+        self._member_outputs = outs if self.training and len(fused) > 1 else None
+        if len(fused) == 1:
+            return outs[0]
         # log of the members' mean class probabilities: softmax of it is the ensemble's probability
         return torch.logsumexp(torch.log_softmax(outs, -1), 0) - math.log(outs.shape[0])
 
@@ -266,11 +302,20 @@ class AstroTemporalGNN(AstroBaseModel):
                      batch_size=self._batch_size(target))
             return loss + float(self.task.feature_weight) * extra
         outs, self._member_outputs = self._member_outputs, None
-        if outs is None or stage != "train":
+        unimodal, self._unimodal_outputs = self._unimodal_outputs, None
+        if stage != "train" or (outs is None and unimodal is None):
             return super().step_loss(output, target, batch, stage)
         member_loss = super().step_loss
-        return torch.stack([member_loss(self.task.select(batch, o, stage)[0], target, batch, stage)
-                            for o in outs]).mean()
+        loss = (super().step_loss(output, target, batch, stage) if outs is None else
+                torch.stack([member_loss(self.task.select(batch, o, stage)[0], target, batch, stage)
+                             for o in outs]).mean())
+        if unimodal is None:
+            return loss
+        extra = torch.stack([member_loss(self.task.select(batch, o, stage)[0], target, batch, stage)
+                             for o in unimodal]).mean()
+        self.log(f"{stage}/unimodal_loss", extra.detach(), on_step=False, on_epoch=True,
+                 batch_size=self._batch_size(target))
+        return loss + float(self.hparams.unimodal_weight) * extra
 
     # -- weight averaging (model.ema_decay) ------------------------------------------------------------
     _ema: dict[str, Tensor] | None = None
