@@ -14,6 +14,8 @@ over ``--inits`` initialisations:
 - ``mlp``: on the features scaled as the model sees them (``dataset.feature_scaling=robust``);
 - ``ple``: piecewise-linear encoding of each feature in 16 training-quantile bins (Gorishniy et al. 2022,
   "On Embeddings for Numerical Features in Tabular Deep Learning"), the encoding that lets MLPs cut like trees;
+- ``ple_tree``: the same encoding with target-aware edges (PLE-T of the same paper): the thresholds of a
+  16-leaf decision tree fitted to each feature alone against the training labels;
 - ``mlp_oob``: ``mlp`` distilled from the forest's out-of-bag class probabilities (0.5 CE + 0.5 KL);
 - ``ple_munge``: ``ple`` trained on the forest's probabilities over the training rows plus 10× MUNGE samples
   (Bucilă et al. 2006, model compression: features swapped with the nearest neighbour's and jittered);
@@ -39,7 +41,7 @@ from astrolab.data.datamodules.lightcurves import apply_object_scaler, fit_objec
 
 SDSS = next((p / "shared" / "data" / "sdss_s82_rrlyrae_lightcurves" for p in ROOT.parents
              if (p / "shared" / "data" / "sdss_s82_rrlyrae_lightcurves").is_dir()), None)
-HEADS = ("mlp", "ple", "mlp_oob", "ple_munge", "stack")
+HEADS = ("mlp", "ple", "ple_tree", "mlp_oob", "ple_munge", "stack")
 
 
 def splits(data: str, seed: int) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[str]]:
@@ -66,10 +68,12 @@ def splits(data: str, seed: int) -> tuple[dict[str, tuple[np.ndarray, np.ndarray
     return out, list(dm.object_feature_names)
 
 
-def piecewise_linear(ref: np.ndarray, bins: int = 16):
-    """Piecewise-linear encoding with training-quantile edges (hand-written: a few lines, no package here)."""
+def piecewise_linear(ref: np.ndarray, bins: int = 16, edges: list[np.ndarray] | None = None):
+    """Piecewise-linear encoding with training-quantile edges, or the given ``edges`` (hand-written: a few
+    lines, no package here)."""
     med = np.nanmedian(ref, 0)
-    edges = [np.unique(np.nanquantile(ref[:, j], np.linspace(0, 1, bins + 1))) for j in range(ref.shape[1])]
+    if edges is None:
+        edges = [np.unique(np.nanquantile(ref[:, j], np.linspace(0, 1, bins + 1))) for j in range(ref.shape[1])]
 
     def encode(x: np.ndarray) -> np.ndarray:
         x = np.where(np.isfinite(x), x, med)
@@ -77,6 +81,25 @@ def piecewise_linear(ref: np.ndarray, bins: int = 16):
                 np.clip((x[:, [j]] - e[:-1]) / (e[1:] - e[:-1]), 0.0, 1.0) for j, e in enumerate(edges)]
         return np.concatenate(cols, 1)
     return encode
+
+
+def tree_edges(ref: np.ndarray, y: np.ndarray, bins: int = 16, min_leaf: int = 5) -> list[np.ndarray]:
+    """Target-aware bin edges (Gorishniy et al. 2022, PLE-T): the thresholds of a decision tree with at most
+    ``bins`` leaves fitted to each feature alone against the labels, plus the training minimum and maximum."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    out = []
+    for j in range(ref.shape[1]):
+        v = ref[:, j]
+        ok = np.isfinite(v)
+        if ok.sum() < 2 * min_leaf or np.ptp(v[ok]) == 0:
+            out.append(np.unique(v[ok]) if ok.any() else np.zeros(0))
+            continue
+        tree = DecisionTreeClassifier(max_leaf_nodes=bins, min_samples_leaf=min_leaf, random_state=0)
+        tree.fit(v[ok, None], y[ok])
+        thr = tree.tree_.threshold[tree.tree_.feature >= 0]
+        out.append(np.unique(np.r_[v[ok].min(), thr, v[ok].max()]))
+    return out
 
 
 def munge(x: np.ndarray, copies: int, rng: np.random.Generator, swap: float = 0.5) -> np.ndarray:
@@ -156,8 +179,9 @@ def main() -> None:
         scaler = fit_object_scaler(x, names, "robust")
         scaled = lambda a: apply_object_scaler(a, scaler)  # noqa: E731
         ple = piecewise_linear(x)
+        ple_tree = piecewise_linear(x, edges=tree_edges(x, y))
         for head in args.heads:
-            enc = ple if head.startswith("ple") else scaled
+            enc = ple_tree if head == "ple_tree" else ple if head.startswith("ple") else scaled
             a, b, c, labels, soft, alpha = enc(x), enc(xv), enc(xt), y, None, 0.0
             if head == "mlp_oob":
                 soft, alpha = oob, 0.5

@@ -361,6 +361,26 @@ def test_robust_and_quantile_feature_scaling_by_hand():
     assert apply_object_scaler(np.array([[10.0], [np.nan]]), old)[:, 0].tolist() == [2.0, 0.0]
 
 
+def test_piecewise_linear_feature_encoding_by_hand():
+    from astrolab.data.datamodules.lightcurves import PLE_BINS, apply_object_scaler, fit_object_scaler
+
+    rng = np.random.default_rng(0)
+    ref = np.c_[rng.normal(size=200), np.r_[rng.normal(size=190), [np.nan] * 10], np.full(200, 3.0)]
+    sc = fit_object_scaler(ref, ["a", "b", "c"], "ple")
+    edges = np.quantile(ref[:, 0], np.linspace(0, 1, PLE_BINS + 1))
+    assert sc["edges"][0] == pytest.approx(edges.tolist()) and sc["edges"][2] == [3.0]
+    x = np.array([[edges[3] + 0.25 * (edges[4] - edges[3]), np.nan, 3.0], [-1e9, 1e9, 3.0]])
+    out = apply_object_scaler(x, sc)
+    assert out.shape == (2, PLE_BINS + PLE_BINS + 1) and out.dtype == np.float32  # constant column: one 0
+    a = out[0, :PLE_BINS]
+    assert a[:3].tolist() == [1.0] * 3 and a[3] == pytest.approx(0.25) and a[4:].tolist() == [0.0] * 12
+    med_b = np.nanmedian(ref[:, 1])  # NaN -> the training median's encoding
+    assert torch.equal(torch.from_numpy(out[0, PLE_BINS:2 * PLE_BINS]),
+                       torch.from_numpy(apply_object_scaler(np.array([[0.0, med_b, 3.0]]), sc)[0, PLE_BINS:2 * PLE_BINS]))
+    assert out[1, :PLE_BINS].tolist() == [0.0] * PLE_BINS and out[1, PLE_BINS:2 * PLE_BINS].tolist() == [1.0] * PLE_BINS
+    assert out[:, -1].tolist() == [0.0, 0.0]
+
+
 def test_feature_scaling_is_fitted_on_train_and_reproduced_from_the_checkpoint(sample):
     from astrolab.errors import ConfigError
 
@@ -384,5 +404,11 @@ def test_feature_scaling_is_fitted_on_train_and_reproduced_from_the_checkpoint(s
     other = LightCurveDataModule(**kw, feature_scaling="quantile")
     other.setup()
     assert not torch.equal(other.td["objects", "features"], feats)
+    # ple widens the vector: the model is sized from the encoded width, the names stay the features'
+    wide = LightCurveDataModule(**kw, feature_scaling="ple")
+    wide.setup()
+    n, width = len(dm.object_feature_names), int(wide.td["objects", "features"].shape[-1])
+    assert n < width <= n * 16 and wide.model_inputs() == {"num_object_features": width}
+    assert wide.object_feature_names == dm.object_feature_names and dm.model_inputs() == {"num_object_features": n}
     with pytest.raises(ConfigError, match="dataset.feature_scaling"):
         LightCurveDataModule(**kw, feature_scaling="minmax")

@@ -65,11 +65,13 @@ def lomb_scargle_period(t: np.ndarray, y: np.ndarray, dy: np.ndarray, min_period
     return float(res["period"][0]), float(res["power"][0])
 
 
-FEATURE_SCALINGS = ("robust", "quantile", "standard")
+FEATURE_SCALINGS = ("robust", "quantile", "standard", "ple")
 #: scaled per-object features are clipped to ±this (robust / quantile)
 FEATURE_CLIP = 5.0
 #: quantile levels kept per feature by ``feature_scaling=quantile``
 N_QUANTILES = 101
+#: bins per feature of ``feature_scaling=ple`` (training-quantile edges)
+PLE_BINS = 16
 
 
 def fit_object_scaler(ref: np.ndarray, names: list[str], method: str = "robust") -> dict[str, Any]:
@@ -79,7 +81,11 @@ def fit_object_scaler(ref: np.ndarray, names: list[str], method: str = "robust")
     ``robust``: ``(x - median) / IQR`` (the 25–75 % range; the std where that is 0, 1 where both are),
     clipped to ±:data:`FEATURE_CLIP`. ``quantile``: each feature through its :data:`N_QUANTILES` training
     quantiles onto normal scores, clipped the same way. ``standard``: ``(x - mean) / std``, unclipped (the
-    scaler of earlier checkpoints, which carry no ``method``). NaN → the training median (mean), i.e. 0."""
+    scaler of earlier checkpoints, which carry no ``method``). NaN → the training median (mean), i.e. 0.
+    ``ple``: piecewise-linear encoding (Gorishniy, Rubachev & Babenko 2022) — each feature becomes one
+    column per bin between its :data:`PLE_BINS` + 1 training quantiles, 0 below the bin, 1 above it and the
+    fraction in between, so a network can cut a feature at any quantile as a tree does; the vector grows to
+    about ``PLE_BINS`` columns per feature (fewer where quantiles tie); NaN → the training median."""
     n = len(names)
     ref = np.asarray(ref, dtype=np.float64).reshape(-1, n)
     with np.errstate(all="ignore"):
@@ -101,6 +107,12 @@ def fit_object_scaler(ref: np.ndarray, names: list[str], method: str = "robust")
                 scale = np.where(iqr > 1e-12, iqr, np.where(std > 1e-12, std, 1.0))
                 return {"feature_names": list(names), "method": "robust", "center": med.tolist(),
                         "scale": scale.tolist(), "clip": FEATURE_CLIP}
+            if method == "ple":
+                med = np.nan_to_num(np.nanmedian(ref, 0)) if len(ref) else np.zeros(n)
+                levels = np.linspace(0.0, 1.0, PLE_BINS + 1)
+                edges = [np.unique(np.nanquantile(ref[:, j], levels)).tolist()
+                         if len(ref) and np.isfinite(ref[:, j]).any() else [] for j in range(n)]
+                return {"feature_names": list(names), "method": "ple", "median": med.tolist(), "edges": edges}
             if method == "quantile":
                 levels = np.linspace(0.0, 1.0, N_QUANTILES)
                 qs = (np.nan_to_num(np.nanquantile(ref, levels, axis=0)) if len(ref)
@@ -117,6 +129,12 @@ def apply_object_scaler(raw: np.ndarray, scaler: dict[str, Any]) -> np.ndarray:
     if method == "standard":
         out = (x - np.asarray(scaler["mean"])) / np.asarray(scaler["std"])
         return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+    if method == "ple":
+        x = np.where(np.isfinite(x), x, np.asarray(scaler["median"]))
+        cols = [np.zeros((len(x), 1)) if len(e) < 2 else
+                np.clip((x[:, [j]] - np.asarray(e[:-1])) / np.diff(e), 0.0, 1.0)
+                for j, e in enumerate(scaler["edges"])]
+        return np.concatenate(cols, 1).astype(np.float32) if cols else np.zeros((len(x), 0), np.float32)
     clip = float(scaler.get("clip", FEATURE_CLIP))
     if method == "robust":
         out = (x - np.asarray(scaler["center"])) / np.asarray(scaler["scale"])
@@ -485,8 +503,11 @@ class LightCurveDataModule(AstroDataModule):
         return list(self.meta.get("object_feature_names") or []) if getattr(self, "meta", None) else []
 
     def model_inputs(self) -> dict[str, Any]:
-        """Sizes beyond ``num_features`` for the model: the per-object feature vector's length."""
+        """Sizes beyond ``num_features`` for the model: the per-object feature vector's length (as scaled:
+        ``feature_scaling=ple`` widens it)."""
         n = len(self.object_feature_names)
+        if n and self.td is not None and ("objects", "features") in self.td.keys(include_nested=True):
+            n = int(self.td["objects", "features"].shape[-1])
         return {"num_object_features": n} if n else {}
 
     def augmentation_inputs(self) -> dict[str, Any]:
