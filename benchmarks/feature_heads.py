@@ -12,7 +12,8 @@ each a 2-layer 128-wide GELU MLP trained with AdamW and early stopping on valida
 over ``--inits`` initialisations:
 
 - ``mlp``: on the features scaled as the model sees them (``dataset.feature_scaling=robust``);
-- ``ple``: piecewise-linear encoding of each feature in 16 training-quantile bins (Gorishniy et al. 2022,
+- ``ple``: piecewise-linear encoding of each feature in 16 training-quantile bins, as the model's
+  ``dataset.feature_scaling=ple`` (Gorishniy et al. 2022,
   "On Embeddings for Numerical Features in Tabular Deep Learning"), the encoding that lets MLPs cut like trees;
 - ``ple_tree``: the same encoding with target-aware edges (PLE-T of the same paper): the thresholds of a
   16-leaf decision tree fitted to each feature alone against the training labels;
@@ -66,21 +67,6 @@ def splits(data: str, seed: int) -> tuple[dict[str, tuple[np.ndarray, np.ndarray
     out = {s: (np.asarray(dm.baseline_features(s), np.float64), np.asarray(dm.targets(s)).reshape(-1))
            for s in ("train", "val", "test")}
     return out, list(dm.object_feature_names)
-
-
-def piecewise_linear(ref: np.ndarray, bins: int = 16, edges: list[np.ndarray] | None = None):
-    """Piecewise-linear encoding with training-quantile edges, or the given ``edges`` (hand-written: a few
-    lines, no package here)."""
-    med = np.nanmedian(ref, 0)
-    if edges is None:
-        edges = [np.unique(np.nanquantile(ref[:, j], np.linspace(0, 1, bins + 1))) for j in range(ref.shape[1])]
-
-    def encode(x: np.ndarray) -> np.ndarray:
-        x = np.where(np.isfinite(x), x, med)
-        cols = [np.zeros((len(x), 1)) if len(e) < 2 else
-                np.clip((x[:, [j]] - e[:-1]) / (e[1:] - e[:-1]), 0.0, 1.0) for j, e in enumerate(edges)]
-        return np.concatenate(cols, 1)
-    return encode
 
 
 def tree_edges(ref: np.ndarray, y: np.ndarray, bins: int = 16, min_leaf: int = 5) -> list[np.ndarray]:
@@ -178,8 +164,10 @@ def main() -> None:
         prob = lambda a: rf.predict_proba(fill(a))  # noqa: E731
         scaler = fit_object_scaler(x, names, "robust")
         scaled = lambda a: apply_object_scaler(a, scaler)  # noqa: E731
-        ple = piecewise_linear(x)
-        ple_tree = piecewise_linear(x, edges=tree_edges(x, y))
+        ple_scaler = fit_object_scaler(x, names, "ple")  # the model's dataset.feature_scaling=ple
+        ple = lambda a: apply_object_scaler(a, ple_scaler)  # noqa: E731
+        tree_scaler = {**ple_scaler, "edges": tree_edges(x, y)}
+        ple_tree = lambda a: apply_object_scaler(a, tree_scaler)  # noqa: E731
         for head in args.heads:
             enc = ple_tree if head == "ple_tree" else ple if head.startswith("ple") else scaled
             a, b, c, labels, soft, alpha = enc(x), enc(xv), enc(xt), y, None, 0.0

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from astrolab.tasks.base import Task
+from astrolab.utils.sequences import compact_epochs
 
 
 class MaskedReconstruction(Task):
@@ -121,20 +122,10 @@ class MaskedReconstruction(Task):
         rank = u.argsort(1).argsort(1)  # 0 = smallest draw
         hidden = (rank < k.unsqueeze(1)) & mask
         visible = mask & ~hidden
-        # compact the visible epochs to the front (stable: time order kept)
-        order = torch.argsort((~visible).to(torch.int8), dim=1, stable=True)
+        # the visible epochs moved to the front, with the time steps between the epochs the encoder sees
         nv = visible.sum(1)
-        Lv = max(int(nv.max()) if B else 0, 1)
-        order = order[:, :Lv]
-        vmask = torch.arange(Lv, device=mask.device).unsqueeze(0) < nv.unsqueeze(1)
-        vx = x.gather(1, order.unsqueeze(-1).expand(-1, -1, x.shape[-1])) * vmask.unsqueeze(-1)
-        vt = time.gather(1, order) * vmask
-        vb = band.gather(1, order) * vmask
-        if self.dt_feature is not None:  # the time steps between the epochs the encoder sees
-            dt = torch.diff(vt, dim=1, prepend=vt[:, :1]).clamp(min=0)
-            col = (torch.log1p(dt.double()) - self.dt_scale[0]) / (self.dt_scale[1] or 1.0)
-            vx = vx.clone()
-            vx[..., self.dt_feature] = col.to(vx.dtype) * vmask
+        vx, vt, vb, vmask = compact_epochs(x, time, band, visible, max(int(nv.max()) if B else 0, 1),
+                                           self.dt_feature, self.dt_scale)
         seq.set("hidden", hidden)
         qx = x.clone()
         qx[..., self.target_feature] = 0.0  # the hidden value itself never enters the query

@@ -694,9 +694,9 @@ class LightCurveDataModule(AstroDataModule):
         if self.task_kind != "reconstruction":
             return super().task_kwargs()
         names, sc = self.feature_names, self.scaler
-        i, j = names.index("dmag"), names.index("log_dt")
+        i = names.index("dmag")
         return {"target_feature": i, "target_scale": [float(sc["mean"][i]), float(sc["std"][i])],
-                "dt_feature": j, "dt_scale": [float(sc["mean"][j]), float(sc["std"][j])]}
+                **self.augmentation_inputs()}
 
     def _use_label_fraction(self, objs) -> None:
         """``label_fraction``: keep a stratified, seeded fraction of the training split's labels."""

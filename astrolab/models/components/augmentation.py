@@ -29,6 +29,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from astrolab.utils.sequences import compact_epochs
+
 Key = str | Sequence[str]
 
 
@@ -133,24 +135,15 @@ def subsample_epochs(batch, key: Key = "sequence", max_drop: float = 0.3, min_ke
     # never below min_keep epochs (or all of a shorter curve): such objects keep their full curve
     short = keep.sum(1) < torch.clamp(mask.sum(1), max=int(min_keep))
     keep = torch.where(short.unsqueeze(1), mask, keep)
-    order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)  # kept epochs first, time order kept
-    n = keep.sum(1)
-    new_mask = torch.arange(L, device=mask.device).unsqueeze(0) < n.unsqueeze(1)
-    nx = x.gather(1, order.unsqueeze(-1).expand(-1, -1, x.shape[-1])) * new_mask.unsqueeze(-1)
-    nt = time.gather(1, order) * new_mask
-    if dt_feature is not None:
-        if dt_scale is None:
-            from astrolab.errors import ConfigError
+    if dt_feature is not None and dt_scale is None:
+        from astrolab.errors import ConfigError
 
-            raise ConfigError("augmentation subsample_epochs needs dt_scale (the data module's log_dt mean "
-                              "and std), or dt_feature=null")
-        dt = torch.diff(nt, dim=1, prepend=nt[:, :1]).clamp(min=0)
-        col = (torch.log1p(dt.double()) - float(dt_scale[0])) / (float(dt_scale[1]) or 1.0)
-        nx = nx.clone()
-        nx[..., int(dt_feature)] = col.to(nx.dtype) * new_mask
+        raise ConfigError("augmentation subsample_epochs needs dt_scale (the data module's log_dt mean "
+                          "and std), or dt_feature=null")
+    nx, nt, nb, new_mask = compact_epochs(x, time, band, keep, None, dt_feature, dt_scale or (0.0, 1.0))
     seq.set("x", nx)
     seq.set("time", nt)
-    seq.set("band", band.gather(1, order) * new_mask)
+    seq.set("band", nb)
     seq.set("mask", new_mask.to(seq["mask"].dtype))
     return batch
 
